@@ -1,0 +1,96 @@
+"""Every setting of Sports Prophet, read once from environment variables.
+
+This is the one place configuration lives. Each setting names its variable and
+its default; the defaults work on loopback with the stack that `scripts/stack up`
+starts, so nothing needs setting for a local run. The README's table of
+settings is generated from `SETTINGS` (`sports-prophet settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _repo_path(value: str) -> Path:
+    """A path setting; relative paths are taken from the repository root, not the current folder."""
+    return REPO_ROOT / value
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _setting(var: str, default: str, doc: str, cast: type = str):
+    """A dataclass field bound to one environment variable, documented where declared."""
+    return field(
+        default_factory=lambda: cast(_env(var, default)),
+        metadata={"env": var, "default": default, "doc": doc},
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str = _setting(
+        "SP_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers (host:port[,host:port])")
+    kafka_controller_port: int = _setting(
+        "SP_KAFKA_CONTROLLER_PORT", "9093", "Port of the local KRaft controller started by scripts/stack", int)
+    cassandra_hosts: str = _setting(
+        "SP_CASSANDRA_HOSTS", "127.0.0.1", "Cassandra contact points, comma separated")
+    cassandra_port: int = _setting(
+        "SP_CASSANDRA_PORT", "9042", "Cassandra CQL native port", int)
+    cassandra_storage_port: int = _setting(
+        "SP_CASSANDRA_STORAGE_PORT", "7000", "Cassandra inter-node port (local stack only)", int)
+    cassandra_jmx_port: int = _setting(
+        "SP_CASSANDRA_JMX_PORT", "7199", "Cassandra JMX port (local stack only)", int)
+    keyspace: str = _setting(
+        "SP_KEYSPACE", "sports_prophet", "Cassandra keyspace")
+    replication_factor: int = _setting(
+        "SP_REPLICATION_FACTOR", "1", "Replication factor used when the keyspace is created", int)
+    app_id: str = _setting(
+        "SP_APP_ID", "sports-prophet", "Faust app id: workers with the same id share the work")
+    topic_partitions: int = _setting(
+        "SP_TOPIC_PARTITIONS", "8", "Partitions of every per-run topic and of the table changelogs", int)
+    web_host: str = _setting(
+        "SP_WEB_HOST", "127.0.0.1", "Address the web views bind to and advertise")
+    web_port: int = _setting(
+        "SP_WEB_PORT", "8000", "Port of the web views (the old system's port)", int)
+    data_dir: Path = _setting(
+        "SP_DATA_DIR", ".data", "Where a worker keeps its RocksDB tables", _repo_path)
+    stack_dir: Path = _setting(
+        "SP_STACK_DIR", ".stack/main", "Data, logs and pids of the local Kafka and Cassandra", _repo_path)
+    jars_dir: Path = _setting(
+        "SP_JARS_DIR", ".stack/jars", "Kafka and Cassandra jars fetched from Maven Central", _repo_path)
+    kafka_heap: str = _setting(
+        "SP_KAFKA_HEAP", "512m", "Maximum heap of the local Kafka")
+    cassandra_heap: str = _setting(
+        "SP_CASSANDRA_HEAP", "1g", "Maximum heap of the local Cassandra")
+    max_message_bytes: int = _setting(
+        "SP_MAX_MESSAGE_BYTES", "1048576", "Largest accepted WebSocket frame or HTTP body (bytes)", int)
+    readings_per_record: int = _setting(
+        "SP_READINGS_PER_RECORD", "500",
+        "Most readings packed into one Kafka record (Faust's cost is per record, not per reading)", int)
+    registry_cache_seconds: float = _setting(
+        "SP_REGISTRY_CACHE_SECONDS", "2", "How long a worker trusts its cached copy of a device schema", float)
+    dedup_ttl_seconds: int = _setting(
+        "SP_DEDUP_TTL_SECONDS", "86400", "How long Sensor Logger message ids are remembered against retries", int)
+
+    @property
+    def kafka_host_port(self) -> tuple[str, int]:
+        host, _, port = self.kafka_bootstrap.split(",")[0].rpartition(":")
+        return host, int(port)
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, for the README and `--help`."""
+    return [(f.metadata["env"], f.metadata["default"], f.metadata["doc"]) for f in fields(Settings)]
+
+
+settings = Settings()

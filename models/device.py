@@ -1,0 +1,196 @@
+"""Devices, their registered schemas, and validation of the readings they send.
+
+A device registers a flat schema `{field: type}`. Every reading it sends is
+checked against it with a marshmallow schema built from that mapping: unknown
+fields, missing fields, wrong types and non-finite numbers are all errors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Mapping
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+IDENTIFIER_RULE = r"^[A-Za-z0-9_-]{1,64}$"
+IDENTIFIER = re.compile(IDENTIFIER_RULE)
+# Field names end up as CQL/SQL column names and JSON keys: keep them plain identifiers.
+FIELD_NAME_RULE = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+FIELD_NAME = re.compile(FIELD_NAME_RULE)
+MAX_FIELDS = 64
+
+
+def braces_escaped(message: str) -> str:
+    """marshmallow formats validator messages with str.format: a rule's `{1,64}` must be escaped."""
+    return message.replace("{", "{{").replace("}", "}}")
+
+
+class InvalidIdentifier(ValueError):
+    """A device or run id that breaks the identifier rule."""
+
+
+def check_identifier(value: str, what: str) -> str:
+    """Ids become Kafka topic names, CQL keys and file names; only this safe alphabet is allowed."""
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
+        raise InvalidIdentifier(f"{what} {value!r} must match {IDENTIFIER_RULE} (letters, digits, _ and -, 1-64)")
+    return value
+
+
+class StrictFloat(fields.Float):
+    """A JSON number, finite; strings and booleans are type errors (marshmallow's Float would coerce them)."""
+
+    default_error_messages = {"invalid": "Not a number.", "special": "NaN and Infinity are not allowed."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if not math.isfinite(value):
+            raise self.make_error("special")
+        return float(value)
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer (1.0 and "1" and true are type errors)."""
+
+    default_error_messages = {"invalid": "Not an integer."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only (marshmallow's Boolean also takes "yes", 1, "on")."""
+
+    default_error_messages = {"invalid": "Not a boolean."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictString(fields.String):
+    default_error_messages = {"invalid": "Not a string."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        return value
+
+
+class Timestamp(fields.Field):
+    """An instant: an ISO-8601 string (no zone means UTC) or an epoch number in s, ms, µs or ns.
+
+    Keeps the value as sent (readings are stored as the device sent them); `event_time`
+    turns it into epoch seconds.
+    """
+
+    default_error_messages = {"invalid": "Not a timestamp: use an ISO-8601 string or epoch seconds/ms/µs/ns."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> Any:
+        if parse_instant(value) is None:
+            raise self.make_error("invalid")
+        return value
+
+
+def parse_instant(value: Any) -> float | None:
+    """Epoch seconds for an ISO-8601 string or an epoch number; None when it is neither.
+
+    Epoch numbers are told apart by magnitude: above 1e17 ns, above 1e14 µs, above 1e11 ms,
+    else seconds (1e11 s is the year 5138, so seconds never reach it).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0:
+            return None
+        for scale, threshold in ((1e9, 1e17), (1e6, 1e14), (1e3, 1e11)):
+            if value > threshold:
+                return value / scale
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    return None
+
+
+FIELD_TYPES: dict[str, type[fields.Field]] = {
+    "float": StrictFloat,
+    "int": StrictInteger,
+    "string": StrictString,
+    "bool": StrictBoolean,
+    "timestamp": Timestamp,
+}
+NUMERIC_TYPES = frozenset({"float", "int"})
+
+
+class DeviceSchema(Schema):
+    """The body of /register-device and /update-device (the old system's shape)."""
+
+    device_name = fields.String(required=True, validate=validate.Regexp(
+        IDENTIFIER, error=braces_escaped(f"must match {IDENTIFIER_RULE} (letters, digits, _ and -, 1-64)")))
+    schema = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+    @validates("schema")
+    def check_schema(self, value: dict[str, str], **_: Any) -> None:
+        if not value:
+            raise ValidationError("the schema needs at least one field")
+        if len(value) > MAX_FIELDS:
+            raise ValidationError(f"at most {MAX_FIELDS} fields")
+        errors: dict[str, str] = {}
+        for name, kind in value.items():
+            if not FIELD_NAME.fullmatch(name):
+                errors[name] = f"field names must match {FIELD_NAME_RULE}"
+            elif kind not in FIELD_TYPES:
+                errors[name] = f"unknown type {kind!r}; use one of {', '.join(FIELD_TYPES)}"
+        if errors:
+            raise ValidationError(errors)
+
+
+@lru_cache(maxsize=1024)
+def _reading_schema(field_items: tuple[tuple[str, str], ...]) -> Schema:
+    return Schema.from_dict(
+        {name: FIELD_TYPES[kind](required=True) for name, kind in field_items},
+        name="Reading")()
+
+
+def reading_validator(device_schema: Mapping[str, str]) -> Schema:
+    """The marshmallow schema for one device's readings (cached: schemas are few, readings many)."""
+    return _reading_schema(tuple(sorted(device_schema.items())))
+
+
+def time_field(device_schema: Mapping[str, str]) -> str | None:
+    """Which field holds a reading's event time.
+
+    The first `timestamp`-typed field; else a string field named `timestamp` or `time`
+    (the old system registered its timestamps as strings). None: arrival time is used.
+    """
+    for name, kind in device_schema.items():
+        if kind == "timestamp":
+            return name
+    for name in ("timestamp", "time"):
+        if device_schema.get(name) == "string":
+            return name
+    return None
+
+
+def event_time(reading: Mapping[str, Any], time_key: str | None, arrival: float) -> float:
+    """The reading's own time in epoch seconds, or its arrival time when it carries none we can read."""
+    if time_key is not None:
+        instant = parse_instant(reading.get(time_key))
+        if instant is not None:
+            return instant
+    return arrival

@@ -1,0 +1,59 @@
+"""The one Faust app: gateway, agents and web views run together in each worker process.
+
+Run several workers with the same SP_APP_ID (and their own SP_WEB_PORT and SP_DATA_DIR)
+to scale out: Kafka assigns the partitions, tables follow them.
+"""
+
+from __future__ import annotations
+
+import faust
+import mode
+
+from cql.registry import DeviceRegistry
+from sports_prophet.config import settings
+from sports_prophet.kafka import KafkaGateway
+from web.errors import json_errors
+
+app = faust.App(
+    settings.app_id,
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    store="rocksdb://",
+    datadir=str(settings.data_dir),
+    topic_partitions=settings.topic_partitions,
+    topic_allow_declare=True,
+    web_bind=settings.web_host,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+    web_application_options={
+        "middlewares": [json_errors],
+        "client_max_size": settings.max_message_bytes,
+    },
+    producer_max_request_size=4 * 1024 * 1024,
+    consumer_max_fetch_size=4 * 1024 * 1024,
+)
+
+gateway = KafkaGateway()
+registry = DeviceRegistry()
+
+
+@app.service
+class GatewayService(mode.Service):
+    """Starts the gateway's Kafka clients with the worker and stops them with it."""
+
+    async def on_start(self) -> None:
+        await gateway.start()
+
+    async def on_stop(self) -> None:
+        await gateway.stop()
+
+
+def load_components() -> None:
+    """Import the modules that attach agents and views to `app` (they import `app` from here)."""
+    import web.devices  # noqa: F401
+    import web.health  # noqa: F401
+    import web.ingest  # noqa: F401
+    import web.topics  # noqa: F401
+
+
+load_components()

@@ -1,0 +1,35 @@
+"""`sports-prophet`: the project's one command line.
+
+  sports-prophet worker [faust worker options]   run a worker (gateway + agents + web views)
+  sports-prophet schema                          apply cql/*.cql to Cassandra (idempotent)
+  sports-prophet settings                        print every setting, its variable and default
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    command, rest = (args[0], args[1:]) if args else ("--help", [])
+    if command == "worker":
+        from sports_prophet.app import app
+        sys.argv = ["sports-prophet", "worker", "--loglevel", "info", *rest]
+        app.main()
+        return 0
+    if command == "schema":
+        from cql.apply import apply_schema
+        apply_schema()
+        return 0
+    if command == "settings":
+        from sports_prophet.config import settings_table
+        for var, default, doc in settings_table():
+            print(f"{var:28} {default:24} {doc}")
+        return 0
+    print(__doc__.strip())
+    return 0 if command in ("--help", "-h", "help") else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The gateway's side of Kafka: run topics, acknowledged writes, and reading a topic back.
+
+The gateway owns its own aiokafka producer (acks=all, idempotent) rather than
+Faust's, because an ingest request is acknowledged only once Kafka has the data,
+and one request is written as one record so it lands all or nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from models.run import ReadingBatch, StampedReading, parse_run_topic, run_key, run_topic
+from sports_prophet.config import settings
+
+MAX_RECORD_BYTES = 4 * 1024 * 1024   # matches the broker's message.max.bytes set by scripts/stack
+
+
+class KafkaUnavailable(RuntimeError):
+    """Kafka could not be reached; the message says how to start it."""
+
+
+def unavailable(exc: BaseException) -> KafkaUnavailable:
+    return KafkaUnavailable(
+        f"Kafka not reachable at {settings.kafka_bootstrap} — run `scripts/stack up` "
+        f"(or set SP_KAFKA_BOOTSTRAP) [{type(exc).__name__}: {exc}]")
+
+
+class UnknownTopic(LookupError):
+    """The topic does not exist (or was just deleted)."""
+
+
+class TopicPartitionMismatch(RuntimeError):
+    """A run topic exists with another partition count than the app's (DESIGN.md: enforce it)."""
+
+
+class KafkaGateway:
+    """Producer and admin client for one worker process."""
+
+    def __init__(self) -> None:
+        self.producer: AIOKafkaProducer | None = None
+        self.admin: AIOKafkaAdminClient | None = None
+        self._known_topics: set[str] = set()
+        self._topic_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+            linger_ms=1, max_request_size=MAX_RECORD_BYTES, value_serializer=_dumps,
+            key_serializer=str.encode)
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            await self.producer.start()
+            await self.admin.start()
+        except KafkaConnectionError as exc:
+            raise unavailable(exc) from exc
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.admin is not None:
+            await self.admin.close()
+
+    # ------------------------------------------------------------ topics
+
+    async def ensure_run_topic(self, device_id: str, run_id: str) -> str:
+        """Create the run's topic with the app's partition count on first use (never broker auto-create)."""
+        topic = run_topic(device_id, run_id)
+        if topic in self._known_topics:
+            return topic
+        async with self._topic_lock:
+            if topic in self._known_topics:
+                return topic
+            assert self.admin is not None
+            try:
+                await self.admin.create_topics([NewTopic(topic, settings.topic_partitions, 1)])
+            except TopicAlreadyExistsError:
+                pass
+            partitions = await self._partition_count(topic)
+            if partitions != settings.topic_partitions:
+                raise TopicPartitionMismatch(
+                    f"topic {topic} has {partitions} partitions but SP_TOPIC_PARTITIONS is "
+                    f"{settings.topic_partitions}: delete the topic (DELETE /delete-topic/{device_id}/{run_id}) "
+                    f"or run with the matching SP_TOPIC_PARTITIONS")
+            self._known_topics.add(topic)
+            return topic
+
+    async def _partition_count(self, topic: str) -> int:
+        assert self.producer is not None
+        for _ in range(50):   # metadata of a just-created topic takes a moment to propagate
+            partitions = await self.producer.partitions_for(topic)
+            if partitions:
+                return len(partitions)
+            await asyncio.sleep(0.1)
+        raise KafkaUnavailable(f"topic {topic} was created but never appeared in the metadata")
+
+    async def run_topics(self) -> list[str]:
+        """Every run topic in the cluster, sorted (never Faust's internal or changelog topics)."""
+        assert self.admin is not None
+        return sorted(t for t in await self.admin.list_topics() if parse_run_topic(t))
+
+    async def delete_topics(self, topics: list[str]) -> None:
+        """Delete run topics. Only names that parse as run topics are ever passed here."""
+        assert self.admin is not None
+        if not all(parse_run_topic(t) for t in topics):
+            raise ValueError("only readings.* run topics may be deleted")
+        self._known_topics.difference_update(topics)
+        if not topics:
+            return
+        await self.admin.delete_topics(topics)
+        for _ in range(100):   # deletion is asynchronous in Kafka: return once the topics are gone
+            if not set(topics) & set(await self.admin.list_topics()):
+                return
+            await asyncio.sleep(0.1)
+        raise KafkaUnavailable(f"Kafka accepted the deletion of {len(topics)} topics but still lists them")
+
+    # ------------------------------------------------------------ writing
+
+    async def write_batch(self, device_id: str, run_id: str, readings: list[StampedReading]) -> None:
+        """Write one batch as one record and return once Kafka has acknowledged it."""
+        topic = await self.ensure_run_topic(device_id, run_id)
+        batch: ReadingBatch = {"device_id": device_id, "run_id": run_id, "received_at": time.time(),
+                               "readings": readings}
+        assert self.producer is not None
+        await self.producer.send_and_wait(topic, batch, key=run_key(device_id, run_id))
+
+    # ------------------------------------------------------------ reading back
+
+    async def latest_readings(self, topic: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` readings of a run topic, newest first.
+
+        Reads at most `limit` records back from the end of each partition: every record holds
+        at least one reading, so that is always enough.
+        """
+        assert self.producer is not None
+        partitions = [TopicPartition(topic, p) for p in await self.producer.partitions_for(topic) or ()]
+        if not partitions:
+            raise UnknownTopic(topic)
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                                    group_id=None, value_deserializer=json.loads)
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            starts = await consumer.beginning_offsets(partitions)
+            wanted = {tp: end for tp, end in ends.items() if end > starts[tp]}
+            for tp in wanted:
+                consumer.seek(tp, max(starts[tp], ends[tp] - limit))
+            records: list[tuple[float, int, int, ReadingBatch]] = []
+            deadline = time.monotonic() + 10
+            while wanted and time.monotonic() < deadline:
+                fetched = await consumer.getmany(*wanted, timeout_ms=1000)
+                for tp, messages in fetched.items():
+                    for message in messages:
+                        records.append((message.value["received_at"], tp.partition, message.offset, message.value))
+                        if message.offset + 1 >= wanted.get(tp, 0):
+                            wanted.pop(tp, None)
+        finally:
+            await consumer.stop()
+        records.sort(key=lambda r: (r[0], r[2]), reverse=True)
+        newest_first = [reading["data"] for *_, batch in records for reading in reversed(batch["readings"])]
+        return newest_first[:limit]
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()

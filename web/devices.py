@@ -1,0 +1,81 @@
+"""Device registry routes, with the old system's paths and shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from faust.web import Request, Response, View
+from marshmallow import ValidationError
+
+from models.device import DeviceSchema, InvalidIdentifier, check_identifier
+from sports_prophet.app import app, registry
+from web.errors import ApiError, not_found
+
+
+async def json_body(request: Request) -> Any:
+    """The parsed JSON body, or a 400 that says why it is not JSON."""
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise ApiError(400, "the body is not valid JSON", str(exc)) from exc
+
+
+async def device_body(request: Request) -> dict:
+    try:
+        return DeviceSchema().load(await json_body(request))
+    except ValidationError as exc:
+        raise ApiError(422, "invalid device", exc.messages) from exc
+
+
+def path_id(value: str, what: str) -> str:
+    try:
+        return check_identifier(value, what)
+    except InvalidIdentifier as exc:
+        raise ApiError(400, f"invalid {what}", str(exc)) from exc
+
+
+@app.page("/register-device")
+class RegisterDevice(View):
+    async def post(self, request: Request) -> Response:
+        body = await device_body(request)
+        device = await registry.register(body["device_name"], body["schema"])
+        if device is None:
+            raise ApiError(409, "device already registered",
+                           f"{body['device_name']!r} exists; change it with PUT /update-device")
+        return web.json_response(device.as_json(), status=201)
+
+
+@app.page("/update-device")
+class UpdateDevice(View):
+    async def put(self, request: Request) -> Response:
+        body = await device_body(request)
+        device = await registry.update(body["device_name"], body["schema"])
+        if device is None:
+            raise not_found("device", f"{body['device_name']!r} is not registered; use POST /register-device")
+        return web.json_response(device.as_json())
+
+
+@app.page("/delete-device/{device_id}")
+class DeleteDevice(View):
+    async def delete(self, request: Request, device_id: str) -> Response:
+        path_id(device_id, "device_id")
+        if not await registry.delete(device_id):
+            raise not_found("device", f"{device_id!r} is not registered")
+        return web.json_response({"deleted": device_id, "detail": "its runs and readings are kept"})
+
+
+@app.page("/devices")
+class Devices(View):
+    async def get(self, request: Request) -> Response:
+        return web.json_response({"devices": await registry.names()})
+
+
+@app.page("/device/{device_id}")
+class DeviceDetail(View):
+    async def get(self, request: Request, device_id: str) -> Response:
+        path_id(device_id, "device_id")
+        device = await registry.get(device_id, fresh=True)
+        if device is None:
+            raise not_found("device", f"{device_id!r} is not registered")
+        return web.json_response(device.as_json())

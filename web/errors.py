@@ -1,0 +1,47 @@
+"""One error shape for every route: `{"error": "...", "detail": ...}` with a fitting 4xx status.
+
+Handlers raise `ApiError`; the middleware turns it, and aiohttp's own HTTP errors
+(unknown route, wrong method, body too large), into that JSON. Anything else is a
+bug: it is logged with its traceback and answered with a 500 that says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, detail: Any = None) -> None:
+        super().__init__(error)
+        self.status, self.error, self.detail = status, error, detail
+
+
+def not_found(what: str, detail: Any = None) -> ApiError:
+    return ApiError(404, f"{what} not found", detail)
+
+
+def error_response(status: int, error: str, detail: Any = None) -> web.Response:
+    return web.json_response({"error": error, "detail": detail}, status=status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.error, exc.detail)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 413:
+            return error_response(413, "request body too large", exc.text)
+        return error_response(exc.status, exc.reason, f"{request.method} {request.path}")
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "internal error", "this is a bug; the worker log has the traceback")

@@ -1,0 +1,283 @@
+"""Ingest routes: the WebSocket stream, HTTP batches and the Sensor Logger push.
+
+Every path validates against the device's registered schema, writes one Kafka
+record per accepted batch, and acknowledges only after Kafka has acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiokafka.errors import KafkaError
+from faust.web import Request, Response, View
+from marshmallow import ValidationError
+
+from cql import dedup
+from cql.registry import Device
+from models.device import InvalidIdentifier, check_identifier
+from models.run import StampedReading, run_topic, stamp_readings
+from models.sensor_logger import SensorLoggerPushSchema, map_entries
+from sports_prophet.app import app, gateway, registry
+from sports_prophet.config import settings
+from sports_prophet.kafka import KafkaUnavailable, TopicPartitionMismatch
+from web.devices import json_body, path_id
+from web.errors import ApiError, not_found
+
+log = logging.getLogger(__name__)
+
+# A client that does not read its acks must not stall ingest: past this many unsent
+# bytes on its socket we stop sending acks (they are cumulative, so skipping is safe).
+ACK_BACKLOG_BYTES = 64 * 1024
+# Readings received on one WebSocket but not yet in Kafka; the reader waits beyond this.
+MAX_PENDING_READINGS = 50_000
+
+
+async def known_device(device_id: str) -> Device:
+    device = await registry.get(device_id)
+    if device is None:
+        raise not_found("device", f"{device_id!r} is not registered; register it with POST /register-device")
+    return device
+
+
+async def write(device_id: str, run_id: str, readings: list[StampedReading]) -> None:
+    """Write a batch, turning Kafka trouble into a 503 the client can retry."""
+    try:
+        await gateway.write_batch(device_id, run_id, readings)
+    except TopicPartitionMismatch as exc:
+        raise ApiError(409, "run topic has the wrong partition count", str(exc)) from exc
+    except (KafkaError, KafkaUnavailable) as exc:
+        raise ApiError(503, "Kafka is unavailable; nothing was written, retry later",
+                       f"{type(exc).__name__}: {exc}") from exc
+
+
+def index_errors(errors: dict[int, Any]) -> dict[str, Any]:
+    return {str(index): messages for index, messages in sorted(errors.items())}
+
+
+def parse_batch(body: bytes, content_type: str) -> list[Any]:
+    """A JSON array, a single JSON object, or NDJSON (one reading per line)."""
+    text = body.decode("utf-8", errors="strict").strip()
+    if not text:
+        raise ApiError(400, "empty body", "send a JSON array of readings or NDJSON, one reading per line")
+    if "ndjson" in content_type or (text[0] == "{" and "\n" in text):
+        items = []
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    items.append(json.loads(line))
+                except ValueError as exc:
+                    raise ApiError(400, "invalid NDJSON", f"line {line_no}: {exc}") from exc
+        return items
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise ApiError(400, "the body is not valid JSON", str(exc)) from exc
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+@app.page("/ingest/{device_id}/{run_id}")
+class IngestBatch(View):
+    """POST a JSON array or NDJSON of readings: all are written, or none (422 names each bad one)."""
+
+    async def post(self, request: Request, device_id: str, run_id: str) -> Response:
+        path_id(device_id, "device_id")
+        path_id(run_id, "run_id")
+        device = await known_device(device_id)
+        try:
+            items = parse_batch(await request.read(), request.content_type)
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, "the body is not UTF-8", str(exc)) from exc
+        readings, errors = stamp_readings(device.schema, items, time.time())
+        if errors:
+            raise ApiError(422, f"{len(errors)} of {len(items)} readings are invalid; nothing was written",
+                           index_errors(errors))
+        if not readings:
+            raise ApiError(422, "no readings in the body", "send at least one reading")
+        await write(device_id, run_id, readings)
+        return web.json_response({"device_id": device_id, "run_id": run_id, "accepted": len(readings),
+                                  "topic": run_topic(device_id, run_id)})
+
+
+@app.page("/sensor-logger/{device_id}")
+class SensorLoggerPush(View):
+    """The Sensor Logger app's push: sessionId becomes the run, retries of a messageId are written once."""
+
+    async def post(self, request: Request, device_id: str) -> Response:
+        path_id(device_id, "device_id")
+        device = await known_device(device_id)
+        try:
+            push = SensorLoggerPushSchema().load(await json_body(request))
+        except ValidationError as exc:
+            raise ApiError(422, "not a Sensor Logger push", exc.messages) from exc
+        run_id, message_id = push["sessionId"], str(push["messageId"])
+        candidates, left_out = map_entries(device.schema, push["payload"])
+        readings, errors = stamp_readings(device.schema, candidates, time.time())
+        if errors:
+            raise ApiError(422, "payload entries do not fit the device's schema; nothing was written",
+                           index_errors(errors))
+        answer = {"device_id": device_id, "run_id": run_id, "message_id": message_id,
+                  "accepted": len(readings), "left_out": left_out, "duplicate": False}
+        state = await dedup.claim(device_id, message_id)
+        if state is dedup.Claim.DONE:
+            return web.json_response({**answer, "accepted": 0, "duplicate": True})
+        if state is dedup.Claim.IN_FLIGHT:
+            raise ApiError(409, "this messageId is being written by another request", "retry in a few seconds")
+        try:
+            if readings:
+                await write(device_id, run_id, readings)
+        except BaseException:
+            await dedup.release(device_id, message_id)
+            raise
+        await dedup.finish(device_id, message_id, len(readings))
+        return web.json_response(answer)
+
+
+@app.page("/send-stream/{device_id}/{run_id}")
+class SendStream(View):
+    """WebSocket: each text frame is a reading or an array of readings.
+
+    Replies: `{"ack": N, "readings": R}` once frames 1..N are in Kafka (cumulative, R readings so
+    far), `{"error", "detail", "frame"}` for a frame that was rejected (the connection stays open).
+    """
+
+    async def get(self, request: Request, device_id: str, run_id: str) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=settings.max_message_bytes, heartbeat=30)
+        await ws.prepare(request)
+        try:
+            check_identifier(device_id, "device_id")
+            check_identifier(run_id, "run_id")
+        except InvalidIdentifier as exc:
+            await ws.close(code=4400, message=str(exc)[:120].encode())
+            return ws
+        device = await registry.get(device_id)
+        if device is None:
+            await ws.close(code=4404, message=f"device {device_id} is not registered"[:120].encode())
+            return ws
+        await StreamSession(ws, request, device, run_id).run()
+        return ws
+
+
+class StreamSession:
+    """One WebSocket's ingest: a reader validates frames while a writer batches them into Kafka.
+
+    The two run concurrently, so a client is never held to one Kafka round trip per frame:
+    whatever arrived while the previous write was in flight goes out as the next record.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, request: Request, device: Device, run_id: str) -> None:
+        self.ws, self.request, self.device, self.run_id = ws, request, device, run_id
+        self.pending: list[tuple[int, list[StampedReading]]] = []
+        self.pending_count = 0
+        self.changed = asyncio.Condition()
+        self.reading_done = False
+        self.frames = 0
+        self.acked_readings = 0
+        self.rejected_frames = 0
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self.write_loop())
+        try:
+            await self.read_loop()
+        finally:
+            async with self.changed:
+                self.reading_done = True
+                self.changed.notify_all()
+            await writer
+
+    async def read_loop(self) -> None:
+        async for message in self.ws:
+            if message.type == WSMsgType.TEXT:
+                self.frames += 1
+                await self.accept_frame(self.frames, message.data)
+            elif message.type == WSMsgType.BINARY:
+                self.frames += 1
+                await self.reject(self.frames, "binary frames are not readings", "send JSON text frames")
+            elif message.type == WSMsgType.ERROR:
+                break
+
+    async def accept_frame(self, frame: int, text: str) -> None:
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            await self.reject(frame, "the frame is not valid JSON", str(exc))
+            return
+        device = await registry.get(self.device.device_id)
+        if device is None:
+            await self.reject(frame, "device deleted", f"{self.device.device_id!r} is no longer registered")
+            await self.ws.close(code=4404, message=b"device deleted")
+            return
+        items = parsed if isinstance(parsed, list) else [parsed]
+        readings, errors = stamp_readings(device.schema, items, time.time())
+        if errors:
+            detail = errors[0] if not isinstance(parsed, list) else index_errors(errors)
+            await self.reject(frame, "invalid reading" if not isinstance(parsed, list) else
+                              f"{len(errors)} of {len(items)} readings are invalid; frame not written", detail)
+            return
+        if not readings:
+            await self.reject(frame, "empty frame", "send a reading or a non-empty array of readings")
+            return
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.pending_count < MAX_PENDING_READINGS)
+            self.pending.append((frame, readings))
+            self.pending_count += len(readings)
+            self.changed.notify_all()
+
+    async def write_loop(self) -> None:
+        while True:
+            async with self.changed:
+                await self.changed.wait_for(lambda: self.pending or self.reading_done)
+                if not self.pending:
+                    return
+                batch, last_frame = self.take_batch()
+                self.changed.notify_all()
+            if not await self.write_with_retry(batch):
+                return
+            self.acked_readings += len(batch)
+            await self.send({"ack": last_frame, "readings": self.acked_readings}, droppable=True)
+
+    def take_batch(self) -> tuple[list[StampedReading], int]:
+        """Whole frames, oldest first, up to SP_READINGS_PER_RECORD readings (at least one frame)."""
+        batch: list[StampedReading] = []
+        last_frame = 0
+        while self.pending and (not batch or len(batch) + len(self.pending[0][1]) <= settings.readings_per_record):
+            last_frame, readings = self.pending.pop(0)
+            batch.extend(readings)
+        self.pending_count -= len(batch)
+        return batch, last_frame
+
+    async def write_with_retry(self, batch: list[StampedReading]) -> bool:
+        """Retry a failed Kafka write with back-off; after ~30 s give up and close (frames stay un-acked)."""
+        delay = 0.5
+        for attempt in range(7):
+            try:
+                await gateway.write_batch(self.device.device_id, self.run_id, batch)
+                return True
+            except (KafkaError, KafkaUnavailable) as exc:
+                log.warning("Kafka write for %s/%s failed (attempt %d): %s",
+                            self.device.device_id, self.run_id, attempt + 1, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 8)
+        await self.send({"error": "Kafka is unavailable", "detail": "frames after the last ack were not written; "
+                         "reconnect and resend them"})
+        await self.ws.close(code=1011, message=b"Kafka unavailable")
+        return False
+
+    async def reject(self, frame: int, error: str, detail: Any) -> None:
+        self.rejected_frames += 1
+        await self.send({"error": error, "detail": detail, "frame": frame}, droppable=True)
+
+    async def send(self, message: dict[str, Any], droppable: bool = False) -> None:
+        """Send a reply unless the client has stopped reading (then droppable replies are skipped)."""
+        transport = self.request.transport
+        if self.ws.closed or (droppable and transport is not None
+                              and transport.get_write_buffer_size() > ACK_BACKLOG_BYTES):
+            return
+        try:
+            await self.ws.send_str(json.dumps(message))
+        except ConnectionResetError:
+            pass

@@ -1,0 +1,60 @@
+"""Topic admin routes of the old system. They touch only the project's `readings.*` run topics,
+never Faust's internal, changelog or repartition topics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faust.web import Request, Response, View
+
+from models.run import run_topic
+from sports_prophet.app import app, gateway
+from sports_prophet.kafka import UnknownTopic
+from web.devices import path_id
+from web.errors import ApiError, not_found
+
+DEFAULT_MESSAGES = 100
+MAX_MESSAGES = 10_000
+
+
+async def existing_run_topic(device_id: str, run_id: str) -> str:
+    topic = run_topic(path_id(device_id, "device_id"), path_id(run_id, "run_id"))
+    if topic not in await gateway.run_topics():
+        raise not_found("run", f"no topic {topic}: nothing was streamed for {device_id}/{run_id}")
+    return topic
+
+
+@app.page("/list-topics")
+class ListTopics(View):
+    async def get(self, request: Request) -> Response:
+        return web.json_response({"topics": await gateway.run_topics()})
+
+
+@app.page("/get-topic-messages/{device_id}/{run_id}")
+class TopicMessages(View):
+    """The newest readings of a run, newest first (`limit`, default 100, at most 10,000)."""
+
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        raw = request.query.get("limit", str(DEFAULT_MESSAGES))
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_MESSAGES:
+            raise ApiError(422, "invalid limit", f"limit must be a whole number from 1 to {MAX_MESSAGES}")
+        topic = await existing_run_topic(device_id, run_id)
+        try:
+            return web.json_response({"messages": await gateway.latest_readings(topic, int(raw))})
+        except UnknownTopic as exc:
+            raise not_found("run", f"topic {topic} was deleted") from exc
+
+
+@app.page("/delete-topic/{device_id}/{run_id}")
+class DeleteTopic(View):
+    async def delete(self, request: Request, device_id: str, run_id: str) -> Response:
+        topic = await existing_run_topic(device_id, run_id)
+        await gateway.delete_topics([topic])
+        return web.json_response({"deleted": [topic]})
+
+
+@app.page("/delete-all-topics")
+class DeleteAllTopics(View):
+    async def delete(self, request: Request) -> Response:
+        topics = await gateway.run_topics()
+        await gateway.delete_topics(topics)
+        return web.json_response({"deleted": topics})

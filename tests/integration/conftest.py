@@ -1,0 +1,150 @@
+"""Real workers against the real Kafka and Cassandra that `scripts/stack up` started.
+
+Each test session uses its own Faust app id, Cassandra keyspace and data folders, so
+it never reads or disturbs the state of a stack that is also serving the main job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SESSION_TAG = uuid.uuid4().hex[:8]
+TEST_ENV = {
+    "SP_APP_ID": f"sp-test-{SESSION_TAG}",
+    "SP_KEYSPACE": "sp_test",
+    "SP_REGISTRY_CACHE_SECONDS": "0.5",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unique(prefix: str) -> str:
+    """A device or run id no other test (or earlier run) uses."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+class Worker:
+    """One `sports-prophet worker` process on its own port and data folder."""
+
+    def __init__(self, tmp: Path, name: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.log_path = tmp / f"{name}.log"
+        self.env = {**os.environ, **TEST_ENV, "SP_WEB_HOST": "127.0.0.1", "SP_WEB_PORT": str(self.port),
+                    "SP_DATA_DIR": str(tmp / f"{name}-data")}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120) -> "Worker":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "sports_prophet.cli", "worker"], cwd=REPO,
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float) -> None:
+        import urllib.request
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"worker not healthy after {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def stack() -> None:
+    """Fail fast, naming the fix, when the stack is not running; apply the test keyspace's schema."""
+    result = subprocess.run([sys.executable, "-m", "sports_prophet.stack", "status"], cwd=REPO,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.exit(f"the stack is not running — run `scripts/stack up` (or `scripts/test`)\n{result.stdout}", 2)
+    subprocess.run([sys.executable, "-m", "sports_prophet.cli", "schema"], cwd=REPO, check=True,
+                   env={**os.environ, **TEST_ENV}, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def worker(stack: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    w = Worker(tmp_path_factory.mktemp("workers"), "worker-a").start()
+    yield w
+    w.stop()
+
+
+@pytest.fixture(scope="session")
+def make_worker(stack: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start extra workers (same app id) for restart and two-worker tests; all stopped at the end."""
+    started: list[Worker] = []
+
+    def make(name: str) -> Worker:
+        w = Worker(tmp_path_factory.mktemp("workers"), name)
+        started.append(w)
+        return w
+
+    yield make
+    for w in started:
+        w.stop()
+
+
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        yield session
+
+
+async def wait_for(condition, timeout: float = 20, interval: float = 0.1, what: str = "condition") -> Any:
+    """Poll an async condition until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await condition()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+GPS_SCHEMA = {"latitude": "float", "longitude": "float", "timestamp": "string"}
+
+
+async def register(http: aiohttp.ClientSession, worker: Worker, schema: dict | None = None,
+                   prefix: str = "dev") -> str:
+    device = unique(prefix)
+    async with http.post(f"{worker.url}/register-device",
+                         json={"device_name": device, "schema": schema or GPS_SCHEMA}) as response:
+        assert response.status == 201, await response.text()
+    return device

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +18,8 @@ from typing import Any, AsyncIterator, Iterator
 import aiohttp
 import pytest
 
+from sports_prophet.worker_process import WorkerProcess
+
 REPO = Path(__file__).resolve().parents[2]
 SESSION_TAG = uuid.uuid4().hex[:8]
 TEST_ENV = {
@@ -29,62 +29,14 @@ TEST_ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def unique(prefix: str) -> str:
     """A device or run id no other test (or earlier run) uses."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-class Worker:
-    """One `sports-prophet worker` process on its own port and data folder."""
-
-    def __init__(self, tmp: Path, name: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
-        self.log_path = tmp / f"{name}.log"
-        self.env = {**os.environ, **TEST_ENV, "SP_WEB_HOST": "127.0.0.1", "SP_WEB_PORT": str(self.port),
-                    "SP_DATA_DIR": str(tmp / f"{name}-data")}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 120) -> "Worker":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "sports_prophet.cli", "worker"], cwd=REPO,
-                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_healthy(timeout)
-        return self
-
-    def wait_healthy(self, timeout: float) -> None:
-        import urllib.request
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"worker not healthy after {timeout}s:\n{self.log_tail()}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+class Worker(WorkerProcess):
+    def __init__(self, folder: Path, name: str) -> None:
+        super().__init__(folder, name, TEST_ENV)
 
 
 @pytest.fixture(scope="session")

@@ -86,6 +86,7 @@ class MotionConfig:
     """
 
     max_speed_mps: float = 12.0
+    position_error_m: float = 5.0   # GPS error allowed on top of max_speed*dt before a jump is "impossible"
     zone_edges_mps: tuple[float, ...] = (2.0, 4.0, 5.5, 7.0)
     hsr_mps: float = 5.5
     sprint_mps: float = 7.0
@@ -107,7 +108,7 @@ class MotionConfig:
         for name in ("max_speed_mps", "hsr_mps", "sprint_mps", "accel_mps2", "smoothing_hz"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("sprint_min_s", "accel_min_s", "top_speed_hold_s"):
+        for name in ("sprint_min_s", "accel_min_s", "top_speed_hold_s", "position_error_m"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
@@ -187,10 +188,12 @@ def _step(state: MotionState, t: float, x: float, y: float, cfg: MotionConfig) -
     if t < last_t:
         return {**state, "out_of_order": state["out_of_order"] + 1}
     dt = t - last_t
-    raw_speed = xy_distance_m(state["last_x"], state["last_y"], x, y) / dt
-    if raw_speed > cfg.max_speed_mps:
-        # Not moving last_* means the next good fix is judged against the last
-        # good one; the rejection heals itself as dt grows.
+    raw_step = xy_distance_m(state["last_x"], state["last_y"], x, y)
+    raw_speed = raw_step / dt
+    if raw_step > cfg.max_speed_mps * dt + cfg.position_error_m:
+        # Impossible for a human even allowing for GPS error: at 10 Hz, 1 m of noise alone gives
+        # raw "speeds" over 12 m/s, so the bound is on distance with an error allowance, not on
+        # raw speed. Not moving last_* means the next good fix is judged against the last good one.
         return {**state, "rejected": state["rejected"] + 1}
 
     alpha = dt / (dt + 1.0 / (2.0 * math.pi * cfg.smoothing_hz))

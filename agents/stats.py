@@ -27,6 +27,7 @@ AGG_TYPES: dict[str, str] = {
     "std": "std",
     "count": "count",
 }
+AGG_CHOICES: tuple[str, ...] = (*AGG_TYPES, "all")
 
 
 def is_numeric(value: object) -> bool:
@@ -146,7 +147,7 @@ class RunStats:
         try:
             key = AGG_TYPES[agg_type]
         except KeyError:
-            allowed = ", ".join([*AGG_TYPES, "all"])
+            allowed = ", ".join(AGG_CHOICES)
             raise ValueError(f"unknown agg_type {agg_type!r}; expected one of: {allowed}") from None
         return {name: fr[key] for name, fr in result.items()}
 

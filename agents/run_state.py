@@ -1,0 +1,169 @@
+"""One run's live state and how each event changes it: pure functions, no Kafka.
+
+The state is one JSON-serialisable dict kept in the `runs` table under the run's
+key. Each function returns a new dict (Faust writes a table value to its changelog
+only when it is reassigned) plus what the change produced: closed windows and alerts.
+
+Replays are harmless: the state records the offset of the last record it applied,
+and `apply_readings` skips records at or below it (DESIGN.md, exactly once
+without Faust's transactions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.motion import MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary
+from agents.stats import RunStats, WindowBuffer, is_numeric
+
+RUN_STATS = RunStats()
+WINDOWS = WindowBuffer()
+POSITION_FIELDS = (("latitude", "longitude", "geo"), ("lat", "lon", "geo"), ("x", "y", "xy"))
+
+
+def new_run(device_id: str, run_id: str, window_seconds: float) -> dict[str, Any]:
+    return {
+        "device_id": device_id, "run_id": run_id,
+        "config": {"triggers": {}, "window_seconds": window_seconds, "table_preappend": None, "motion": {}},
+        "status": "active",
+        "readings": 0, "late": 0, "first_t": None, "last_t": None,
+        "last_received_at": None, "last_offset": -1,
+        "stats": RUN_STATS.initial(),
+        "windows": WINDOWS.initial(),
+        "motion": None, "position": None,
+        "excursions": {},            # trigger field -> True while its value is outside the range
+        "silent": False,
+        "alerts": 0,
+    }
+
+
+def motion_config(state: dict[str, Any]) -> MotionConfig:
+    return MotionConfig.from_dict(state["config"].get("motion") or {})
+
+
+def position_kind(reading: dict[str, Any]) -> tuple[str, str, str] | None:
+    """Which fields hold a position: (lat, lon, "geo") or (x, y, "xy"), when both are numbers."""
+    for a, b, kind in POSITION_FIELDS:
+        if is_numeric(reading.get(a)) and is_numeric(reading.get(b)):
+            return a, b, kind
+    return None
+
+
+def passes_triggers(reading: dict[str, Any], triggers: dict[str, list[float]]) -> bool:
+    return all(is_numeric(reading.get(f)) and lo <= reading[f] <= hi for f, (lo, hi) in triggers.items())
+
+
+def apply_config(state: dict[str, Any], config: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
+    """A new config from /start-stream. A new window size closes the open windows first; new motion
+    thresholds apply from the next fix on (zone edges are always four, so zone totals keep their shape)."""
+    closed: list[dict] = []
+    windows = state["windows"]
+    if config["window_seconds"] != state["config"]["window_seconds"]:
+        windows, closed = WINDOWS.close_all(windows)
+    return {**state, "config": config, "windows": windows, "status": "active"}, closed
+
+
+def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset: int, received_at: float,
+                   grace: float, time_field: str | None = None) -> tuple[dict[str, Any], list[dict], list[dict]]:
+    """Fold one record's readings into the run. Returns (state, closed windows, alerts).
+
+    Every reading moves event time on, so windows close even when later readings fail the
+    triggers; the time field itself is not a measurement and stays out of the stats.
+    """
+    if offset <= state["last_offset"]:
+        return state, [], []                      # a replayed record: already applied
+    triggers = state["config"]["triggers"]
+    size = state["config"]["window_seconds"]
+    cfg = motion_config(state)
+    stats, windows, motion, position = state["stats"], state["windows"], state["motion"], state["position"]
+    excursions = dict(state["excursions"])
+    closed: list[dict] = []
+    alerts: list[dict] = []
+    late = 0
+    first_t, last_t = state["first_t"], state["last_t"]
+    for reading in sorted(readings, key=lambda r: r["t"]):   # a batch may arrive out of order
+        t, data = reading["t"], reading["data"]
+        measured = {k: v for k, v in data.items() if k != time_field} if time_field in data else data
+        stats = RUN_STATS.add(stats, measured)
+        if passes_triggers(data, triggers):
+            windows, just_closed, was_late = WINDOWS.add(windows, t, measured, size, grace)
+            closed.extend(just_closed)
+            late += was_late
+        for field, (lo, hi) in triggers.items():
+            value = data.get(field)
+            if not is_numeric(value):
+                continue
+            outside = not lo <= value <= hi
+            if outside and not excursions.get(field):
+                alerts.append({"type": "threshold", "field": field, "value": value, "min": lo, "max": hi, "t": t})
+            excursions[field] = outside
+        kind = position_kind(data)
+        if kind is not None:
+            a, b, how = kind
+            if motion is None:
+                motion, position = motion_initial(cfg), {"fields": [a, b], "kind": how}
+            motion = (motion_add if how == "geo" else motion_add_xy)(motion, t, data[a], data[b], cfg)
+        first_t = t if first_t is None else min(first_t, t)
+        last_t = t if last_t is None else max(last_t, t)
+    if last_t is not None:
+        windows, just_closed = WINDOWS.close_until(windows, last_t - grace)
+        closed.extend(just_closed)
+    new = {**state, "stats": stats, "windows": windows, "motion": motion, "position": position,
+           "excursions": excursions, "readings": state["readings"] + len(readings), "late": state["late"] + late,
+           "first_t": first_t, "last_t": last_t, "last_received_at": received_at, "last_offset": offset,
+           "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
+    return new, closed, [stamp_alert(new, a) for a in alerts]
+
+
+def apply_silence(state: dict[str, Any], now: float) -> tuple[dict[str, Any], list[dict], list[dict]]:
+    """The run sent nothing for a while: close its windows by wall clock and raise a data-delay alert once."""
+    if state["silent"]:
+        return state, [], []
+    windows, closed = WINDOWS.close_all(state["windows"])
+    alert = {"type": "data_delay", "silent_seconds": round(now - (state["last_received_at"] or now), 3),
+             "t": state["last_t"]}
+    new = {**state, "windows": windows, "silent": True, "alerts": state["alerts"] + 1}
+    return new, closed, [stamp_alert(new, alert)]
+
+
+def apply_stop(state: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
+    """The run ended (/stop-stream or long silence): flush its windows; its summary stays queryable."""
+    windows, closed = WINDOWS.close_all(state["windows"])
+    return {**state, "windows": windows, "status": "finished"}, closed
+
+
+def stamp_alert(state: dict[str, Any], alert: dict[str, Any]) -> dict[str, Any]:
+    return {"device_id": state["device_id"], "run_id": state["run_id"], "seq": state["alerts"], **alert}
+
+
+def window_row(window: dict[str, Any], final: bool = True) -> dict[str, Any]:
+    """A window as a flat row: what /get-latest-stats queries and /windows returns."""
+    row: dict[str, Any] = {"window_start": window["window_start"], "window_end": window["window_end"],
+                           "timestamp": window["window_end"], "count": window["count"], "final": final}
+    for field, result in sorted(window["stats"].items()):
+        for agg in ("mean", "min", "max", "sum", "std"):
+            row[f"{field}_{'avg' if agg == 'mean' else agg}"] = result[agg]
+    return row
+
+
+def open_window_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The still-open windows as provisional rows (final = false), oldest first."""
+    open_windows = sorted(state["windows"]["open"].values(), key=lambda w: w["start"])
+    return [window_row({"window_start": w["start"], "window_end": w["end"], "count": w["count"],
+                        "stats": RUN_STATS.result(w["stats"])}, final=False) for w in open_windows]
+
+
+def summary(state: dict[str, Any]) -> dict[str, Any]:
+    """What /runs/{device}/{run} answers: counts, time span, stats and motion."""
+    first, last = state["first_t"], state["last_t"]
+    body: dict[str, Any] = {
+        "device_id": state["device_id"], "run_id": state["run_id"], "status": state["status"],
+        "silent": state["silent"], "readings": state["readings"], "late_readings": state["late"],
+        "first_t": first, "last_t": last, "duration_s": (last - first) if first is not None else 0.0,
+        "config": state["config"], "alerts": state["alerts"],
+        "stats": RUN_STATS.result(state["stats"]),
+    }
+    if state["motion"] is not None:
+        body["motion"] = motion_summary(state["motion"], motion_config(state))
+        body["position_fields"] = state["position"]["fields"]
+    return body

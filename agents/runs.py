@@ -1,0 +1,185 @@
+"""The run agent: every per-run topic and the run-control topic feed one stream that keeps each
+run's state in RocksDB-backed tables.
+
+Keys are `<device_id>/<run_id>` everywhere and every topic has SP_TOPIC_PARTITIONS partitions, so
+a run's readings, its control records and its table rows share one partition: the worker that owns
+the partition owns the run, and a run's state is written where it is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from faust.types import EventT
+
+from agents import run_state
+from models.run import parse_run_topic, run_key
+from sports_prophet.app import app, gateway
+from sports_prophet.config import settings
+
+log = logging.getLogger(__name__)
+
+# Run config and stop requests travel as records keyed like the run's readings, so they reach
+# the worker that owns the run (Faust's table_route forwards GETs only, without a body).
+# internal=True: Faust creates them (with our partition count); the broker never auto-creates topics.
+control_topic = app.topic(f"{settings.app_id}-run-control", key_serializer="raw", value_serializer="json",
+                          partitions=settings.topic_partitions, internal=True)
+alerts_topic = app.topic(f"{settings.app_id}-alerts", key_serializer="raw", value_serializer="json",
+                         partitions=settings.topic_partitions, internal=True)
+
+# Table keys are raw bytes (key_type=bytes selects Faust's raw codec): routing a query hashes the
+# serialized key, which must hash to the partition the gateway's raw record key went to.
+runs = app.Table("runs", default=None, key_type=bytes, partitions=settings.topic_partitions)
+run_windows = app.Table("run-windows", default=list, key_type=bytes, partitions=settings.topic_partitions)
+run_alerts = app.Table("run-alerts", default=list, key_type=bytes, partitions=settings.topic_partitions)
+
+
+def get_run(key: str) -> dict[str, Any] | None:
+    return runs.get(key.encode())
+
+
+async def handle(event: EventT) -> None:
+    """Apply one record (a batch of readings, or a control message) to its run."""
+    message = event.message
+    key = message.key.decode() if isinstance(message.key, bytes) else str(message.key)
+    value = event.value
+    state = runs.get(message.key) if isinstance(message.key, bytes) else runs.get(key.encode())
+    if parse_run_topic(message.topic):
+        device_id, run_id = value["device_id"], value["run_id"]
+        state = state or run_state.new_run(device_id, run_id, settings.default_window_seconds)
+        state, closed, alerts = run_state.apply_readings(state, value["readings"], message.offset,
+                                                         value["received_at"], settings.grace_seconds,
+                                                         value.get("time_field"))
+    elif value.get("type") == "config":
+        state = state or run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds)
+        state, closed = run_state.apply_config(state, value["config"])
+        alerts = []
+    elif value.get("type") == "stop" and state is not None:
+        state, closed = run_state.apply_stop(state)
+        alerts = []
+    elif value.get("type") == "silence" and state is not None:
+        if (state["last_received_at"] or 0) > value["checked_at"] - settings.silence_seconds:
+            return                              # readings arrived after the check was sent
+        state, closed, alerts = run_state.apply_silence(state, value["checked_at"])
+        if value["checked_at"] - (state["last_received_at"] or 0) >= settings.finish_after_seconds:
+            state, more = run_state.apply_stop(state)
+            closed += more
+    else:
+        return
+    runs[key.encode()] = state
+    if closed:
+        rows = run_windows[key.encode()] + [run_state.window_row(w) for w in closed]
+        run_windows[key.encode()] = rows[-settings.window_history:]
+    if alerts:
+        run_alerts[key.encode()] = (run_alerts[key.encode()] + alerts)[-settings.alert_history:]
+        for alert in alerts:
+            await alerts_topic.send(key=key.encode(), value=alert)
+
+
+@app.agent(control_topic)
+async def process_runs(stream) -> None:
+    """Consumes the control topic and, through `discover_runs`, every run topic."""
+    async for event in stream.events():
+        await handle(event)
+
+
+# ------------------------------------------------------------------ run discovery
+
+def _live_topic():
+    """The agent's own subscribed topic object, whose queue the run topics share (DESIGN.md)."""
+    return next(t for t in app.topics if control_topic.get_topic_name() in t.topics)
+
+
+class RunSubscription:
+    """Adds new run topics to the running agent's subscription.
+
+    faust-streaming 0.15.3 cannot subscribe by pattern (faust issue 62, "XXX pattern does not
+    work" in drivers/aiokafka.py), so this lists the cluster's topics and adds the new ones as one
+    topic object sharing the agent's queue. Each change is a full rebalance: new topics are added
+    in one batch per tick, and every worker ticks on the same wall-clock boundary so they
+    subscribe to the same set together.
+    """
+
+    def __init__(self) -> None:
+        self.subscribed: set[str] = set()
+        self.current = None
+
+    async def tick(self) -> None:
+        found = set(await gateway.run_topics())
+        new = sorted(found - self.subscribed)
+        usable = set(self.usable(await gateway.partition_counts(new))) if new else set()
+        wanted = (self.subscribed & found) | usable          # deleted topics leave the subscription
+        if wanted == self.subscribed:
+            return
+        live = _live_topic()
+        replacement = (app.topic(*sorted(wanted), key_serializer="raw", value_serializer="json")
+                       .clone_using_queue(live.queue) if wanted else None)
+        if self.current is not None:
+            app.topics.discard(self.current)
+        if replacement is not None:
+            app.topics.add(replacement)
+        log.info("run topics: %d added, %d gone, %d subscribed", len(usable), len(self.subscribed - found),
+                 len(wanted))
+        self.current, self.subscribed = replacement, wanted
+
+    @staticmethod
+    def usable(counts: dict[str, int]) -> list[str]:
+        """Refuse a topic whose partition count differs: its state would land in partitions another
+        worker owns (Faust checks this only on the group leader; DESIGN.md). Topics not yet
+        described are retried on the next tick."""
+        for topic, count in counts.items():
+            if count != settings.topic_partitions:
+                log.error("not consuming %s: it has %d partitions, SP_TOPIC_PARTITIONS is %d",
+                          topic, count, settings.topic_partitions)
+        return [t for t, count in counts.items() if count == settings.topic_partitions]
+
+
+subscription = RunSubscription()
+DISCOVERY_INTERVAL_S = 1.0
+DISCOVERY_TIMEOUT_S = 3.0
+
+
+@app.task
+async def discover_runs() -> None:
+    # A resubscription normally waits 45 s to batch changes; ours are batched per tick already.
+    app.topics._resubscribe_sleep_lock_seconds = 0.1
+    while True:
+        await asyncio.sleep(DISCOVERY_INTERVAL_S - time.time() % DISCOVERY_INTERVAL_S)
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(subscription.tick(), DISCOVERY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("run discovery took over %.0fs; retrying on the next tick", DISCOVERY_TIMEOUT_S)
+        except Exception:
+            log.exception("run discovery failed; retrying on the next tick")
+        if time.monotonic() - started > DISCOVERY_INTERVAL_S:
+            log.warning("run discovery tick took %.1fs", time.monotonic() - started)
+
+
+# ------------------------------------------------------------------ silence
+
+@app.timer(interval=1.0)
+async def check_silence() -> None:
+    """Runs that went quiet get their windows closed and a data-delay alert, through the control topic
+    (tables are written only from the stream, in the partition of the record being processed)."""
+    now = time.time()
+    for raw_key, state in list(runs.items()):
+        if (state and state["status"] == "active" and not state["silent"] and state["last_received_at"]
+                and now - state["last_received_at"] >= settings.silence_seconds):
+            await control_topic.send(key=raw_key, value={"type": "silence", "checked_at": now})
+
+
+async def send_control(device_id: str, run_id: str, message: dict[str, Any]) -> None:
+    """Write a control record for a run and wait until Kafka has it (Topic.send returns the ack future)."""
+    acked = await control_topic.send(key=run_key(device_id, run_id).encode(),
+                                     value={"device_id": device_id, "run_id": run_id, **message})
+    await acked
+
+
+@app.task
+async def declare_alerts_topic() -> None:
+    """No agent consumes the alerts topic, so Faust would never create it."""
+    await alerts_topic.maybe_declare()

@@ -26,6 +26,7 @@ class ReadingBatch(TypedDict):
     device_id: str
     run_id: str
     received_at: float       # when the gateway accepted the batch, epoch seconds
+    time_field: str | None   # the field holding event time (not a measurement: left out of stats)
     readings: list[StampedReading]
 
 

@@ -30,6 +30,11 @@ app = faust.App(
         "client_max_size": settings.max_message_bytes,
     },
     producer_max_request_size=4 * 1024 * 1024,
+    table_standby_replicas=0,
+    broker_session_timeout=10,     # a crashed worker's partitions move after 10 s, not Faust's 60
+    broker_heartbeat_interval=3,
+    table_key_serializer="raw",
+    table_value_serializer="json",      # timers act on every run in the local store: keep only owned partitions
     consumer_max_fetch_size=4 * 1024 * 1024,
 )
 
@@ -39,10 +44,7 @@ registry = DeviceRegistry()
 
 @app.service
 class GatewayService(mode.Service):
-    """Starts the gateway's Kafka clients with the worker and stops them with it."""
-
-    async def on_start(self) -> None:
-        await gateway.start()
+    """Stops the gateway's Kafka clients with the worker (they start on first use)."""
 
     async def on_stop(self) -> None:
         await gateway.stop()
@@ -50,9 +52,11 @@ class GatewayService(mode.Service):
 
 def load_components() -> None:
     """Import the modules that attach agents and views to `app` (they import `app` from here)."""
+    import agents.runs  # noqa: F401
     import web.devices  # noqa: F401
     import web.health  # noqa: F401
     import web.ingest  # noqa: F401
+    import web.live  # noqa: F401
     import web.topics  # noqa: F401
 
 

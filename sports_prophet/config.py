@@ -75,6 +75,19 @@ class Settings:
         "Most readings packed into one Kafka record (Faust's cost is per record, not per reading)", int)
     registry_cache_seconds: float = _setting(
         "SP_REGISTRY_CACHE_SECONDS", "2", "How long a worker trusts its cached copy of a device schema", float)
+    default_window_seconds: float = _setting(
+        "SP_DEFAULT_WINDOW_SECONDS", "5", "Window size of a run that was never configured by /start-stream", float)
+    grace_seconds: float = _setting(
+        "SP_GRACE_SECONDS", "2", "How late (event time) a reading may arrive and still land in its window", float)
+    silence_seconds: float = _setting(
+        "SP_SILENCE_SECONDS", "30", "A run silent this long (wall clock) gets a data-delay alert and its windows closed",
+        float)
+    finish_after_seconds: float = _setting(
+        "SP_FINISH_AFTER_SECONDS", "600", "A run silent this long is finished and leaves the live subscription", float)
+    window_history: int = _setting(
+        "SP_WINDOW_HISTORY", "2000", "Closed windows kept per run in the live table (older ones: Cassandra)", int)
+    alert_history: int = _setting(
+        "SP_ALERT_HISTORY", "500", "Alerts kept per run in the live table", int)
     dedup_ttl_seconds: int = _setting(
         "SP_DEDUP_TTL_SECONDS", "86400", "How long Sensor Logger message ids are remembered against retries", int)
 

@@ -48,18 +48,29 @@ class KafkaGateway:
         self.admin: AIOKafkaAdminClient | None = None
         self._known_topics: set[str] = set()
         self._topic_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
+
+    async def started(self) -> "KafkaGateway":
+        """Start the clients on first use: ingest must not wait for the consumer group to form."""
+        if self.admin is None:
+            async with self._start_lock:
+                if self.admin is None:
+                    await self.start()
+        return self
 
     async def start(self) -> None:
-        self.producer = AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
             linger_ms=1, max_request_size=MAX_RECORD_BYTES, value_serializer=_dumps,
             key_serializer=str.encode)
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
         try:
-            await self.producer.start()
-            await self.admin.start()
+            await producer.start()
+            await admin.start()
         except KafkaConnectionError as exc:
+            await producer.stop()
             raise unavailable(exc) from exc
+        self.producer, self.admin = producer, admin
 
     async def stop(self) -> None:
         if self.producer is not None:
@@ -74,6 +85,7 @@ class KafkaGateway:
         topic = run_topic(device_id, run_id)
         if topic in self._known_topics:
             return topic
+        await self.started()
         async with self._topic_lock:
             if topic in self._known_topics:
                 return topic
@@ -102,11 +114,23 @@ class KafkaGateway:
 
     async def run_topics(self) -> list[str]:
         """Every run topic in the cluster, sorted (never Faust's internal or changelog topics)."""
+        await self.started()
         assert self.admin is not None
         return sorted(t for t in await self.admin.list_topics() if parse_run_topic(t))
 
+    async def partition_counts(self, topics: list[str]) -> dict[str, int]:
+        """Partition counts of existing topics in one admin request; missing topics are left out.
+
+        (The producer's partitions_for() can block for a minute on a topic its metadata lacks.)
+        """
+        await self.started()
+        assert self.admin is not None
+        described = await self.admin.describe_topics(topics)
+        return {d["topic"]: len(d["partitions"]) for d in described if d["error_code"] == 0 and d["partitions"]}
+
     async def delete_topics(self, topics: list[str]) -> None:
         """Delete run topics. Only names that parse as run topics are ever passed here."""
+        await self.started()
         assert self.admin is not None
         if not all(parse_run_topic(t) for t in topics):
             raise ValueError("only readings.* run topics may be deleted")
@@ -122,11 +146,12 @@ class KafkaGateway:
 
     # ------------------------------------------------------------ writing
 
-    async def write_batch(self, device_id: str, run_id: str, readings: list[StampedReading]) -> None:
+    async def write_batch(self, device_id: str, run_id: str, readings: list[StampedReading],
+                          time_field: str | None) -> None:
         """Write one batch as one record and return once Kafka has acknowledged it."""
         topic = await self.ensure_run_topic(device_id, run_id)
         batch: ReadingBatch = {"device_id": device_id, "run_id": run_id, "received_at": time.time(),
-                               "readings": readings}
+                               "time_field": time_field, "readings": readings}
         assert self.producer is not None
         await self.producer.send_and_wait(topic, batch, key=run_key(device_id, run_id))
 
@@ -138,6 +163,7 @@ class KafkaGateway:
         Reads at most `limit` records back from the end of each partition: every record holds
         at least one reading, so that is always enough.
         """
+        await self.started()
         assert self.producer is not None
         partitions = [TopicPartition(topic, p) for p in await self.producer.partitions_for(topic) or ()]
         if not partitions:

@@ -19,7 +19,7 @@ from marshmallow import ValidationError
 
 from cql import dedup
 from cql.registry import Device
-from models.device import InvalidIdentifier, check_identifier
+from models.device import InvalidIdentifier, check_identifier, time_field
 from models.run import StampedReading, run_topic, stamp_readings
 from models.sensor_logger import SensorLoggerPushSchema, map_entries
 from sports_prophet.app import app, gateway, registry
@@ -44,10 +44,10 @@ async def known_device(device_id: str) -> Device:
     return device
 
 
-async def write(device_id: str, run_id: str, readings: list[StampedReading]) -> None:
+async def write(device: Device, run_id: str, readings: list[StampedReading]) -> None:
     """Write a batch, turning Kafka trouble into a 503 the client can retry."""
     try:
-        await gateway.write_batch(device_id, run_id, readings)
+        await gateway.write_batch(device.device_id, run_id, readings, time_field(device.schema))
     except TopicPartitionMismatch as exc:
         raise ApiError(409, "run topic has the wrong partition count", str(exc)) from exc
     except (KafkaError, KafkaUnavailable) as exc:
@@ -98,7 +98,7 @@ class IngestBatch(View):
                            index_errors(errors))
         if not readings:
             raise ApiError(422, "no readings in the body", "send at least one reading")
-        await write(device_id, run_id, readings)
+        await write(device, run_id, readings)
         return web.json_response({"device_id": device_id, "run_id": run_id, "accepted": len(readings),
                                   "topic": run_topic(device_id, run_id)})
 
@@ -129,7 +129,7 @@ class SensorLoggerPush(View):
             raise ApiError(409, "this messageId is being written by another request", "retry in a few seconds")
         try:
             if readings:
-                await write(device_id, run_id, readings)
+                await write(device, run_id, readings)
         except BaseException:
             await dedup.release(device_id, message_id)
             raise
@@ -255,7 +255,8 @@ class StreamSession:
         delay = 0.5
         for attempt in range(7):
             try:
-                await gateway.write_batch(self.device.device_id, self.run_id, batch)
+                await gateway.write_batch(self.device.device_id, self.run_id, batch,
+                                          time_field(self.device.schema))
                 return True
             except (KafkaError, KafkaUnavailable) as exc:
                 log.warning("Kafka write for %s/%s failed (attempt %d): %s",

@@ -1,0 +1,55 @@
+"""The body of /start-stream: a run's triggers, window size and motion thresholds (old shape plus `motion`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+
+from agents.motion import MotionConfig
+from models.device import FIELD_NAME, NUMERIC_TYPES, braces_escaped
+from sports_prophet.config import settings
+
+
+class RunConfigSchema(Schema):
+    """Validated against the device's schema: a trigger must name one of its numeric fields."""
+
+    class Meta:
+        unknown = RAISE
+
+    triggers = fields.Dict(keys=fields.String(), values=fields.List(fields.Float(allow_nan=False)),
+                           load_default=dict)
+    window_seconds = fields.Float(load_default=lambda: settings.default_window_seconds, allow_nan=False,
+                                  validate=validate.Range(min=1, max=86_400,
+                                                          error="window_seconds must be from 1 to 86400"))
+    table_preappend = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        FIELD_NAME, error=braces_escaped(f"table_preappend must match {FIELD_NAME.pattern}")))
+    motion = fields.Dict(keys=fields.String(), load_default=dict)
+
+    def __init__(self, context_schema: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.device_schema = context_schema
+
+    @validates("triggers")
+    def check_triggers(self, triggers: dict[str, list[float]], **_: Any) -> None:
+        errors: dict[str, str] = {}
+        for name, bounds in triggers.items():
+            if self.device_schema.get(name) not in NUMERIC_TYPES:
+                errors[name] = (f"not a numeric field of the device (its numeric fields: "
+                                f"{', '.join(f for f, t in self.device_schema.items() if t in NUMERIC_TYPES)})")
+            elif len(bounds) != 2 or not all(math.isfinite(b) for b in bounds):
+                errors[name] = "give [min, max]"
+            elif bounds[0] > bounds[1]:
+                errors[name] = f"min {bounds[0]} is greater than max {bounds[1]}"
+        if errors:
+            raise ValidationError(errors)
+
+    @validates_schema
+    def check_motion(self, data: dict[str, Any], **_: Any) -> None:
+        try:
+            cfg = MotionConfig.from_dict(data.get("motion") or {})
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({"motion": [str(exc)]}) from exc
+        if len(cfg.zone_edges_mps) != 4:
+            raise ValidationError({"motion": ["zone_edges_mps needs exactly four edges (five zones)"]})

@@ -1,0 +1,212 @@
+"""Live queries from the run tables: the old system's routes first, then the new run routes.
+
+Any worker answers any route: a query about a run is forwarded to the worker that owns the
+run's partition (Faust's router, as in `app.table_route`, keyed by `<device_id>/<run_id>`).
+Writes (start/stop) go to the run-control topic, keyed the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from faust.exceptions import SameNode
+from faust.web import Request, Response, View
+from faust.web.exceptions import ServiceUnavailable
+from marshmallow import ValidationError
+
+from agents import run_state
+from agents.runs import get_run, run_alerts, run_windows, runs, send_control
+from agents.stats import AGG_CHOICES, RunStats
+from cql.registry import Device
+from models.run import run_key
+from models.run_config import RunConfigSchema
+from sports_prophet.app import app
+from sports_prophet.config import settings
+from web.devices import json_body, path_id
+from web.errors import ApiError, not_found
+from web.ingest import known_device
+from web.window_sql import QueryError, query_windows
+
+POSITION_SCHEMAS = (("latitude", "longitude"), ("lat", "lon"), ("x", "y"))
+
+
+async def on_owner(view: View, request: Request, device_id: str, run_id: str) -> Response | None:
+    """The owner's answer when another worker owns the run; None when this worker owns it."""
+    path_id(device_id, "device_id")
+    path_id(run_id, "run_id")
+    # Faust's router hashes the key with its producer's metadata for the changelog topic, which the
+    # producer has not fetched until it writes there (on a worker that owns nothing, never): fetch it.
+    await app.producer._ensure_producer().partitions_for(runs.changelog_topic.get_topic_name())
+    try:
+        return await app.router.route_req(runs.name, run_key(device_id, run_id).encode(), view.web, request)
+    except SameNode:
+        return None
+    except ServiceUnavailable as exc:
+        raise ApiError(503, "no worker owns this run right now (rebalancing); retry shortly") from exc
+
+
+def local_run(device_id: str, run_id: str) -> dict[str, Any]:
+    state = get_run(run_key(device_id, run_id))
+    if state is None:
+        raise not_found("run", f"no readings or configuration for {device_id}/{run_id}")
+    return state
+
+
+@app.page("/start-stream/{device_id}/{run_id}")
+class StartStream(View):
+    """Configure a run: triggers (field ranges), window size, motion thresholds."""
+
+    async def post(self, request: Request, device_id: str, run_id: str) -> Response:
+        path_id(device_id, "device_id")
+        path_id(run_id, "run_id")
+        device = await known_device(device_id)
+        try:
+            config = RunConfigSchema(context_schema=device.schema).load(await json_body(request))
+        except ValidationError as exc:
+            raise ApiError(422, "invalid run configuration", exc.messages) from exc
+        await send_control(device_id, run_id, {"type": "config", "config": config})
+        return web.json_response({"status": "started", "device_id": device_id, "run_id": run_id, "config": config})
+
+
+@app.page("/stop-stream/{device_id}/{run_id}")
+class StopStream(View):
+    async def post(self, request: Request, device_id: str, run_id: str) -> Response:
+        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
+            return routed
+        local_run(device_id, run_id)
+        await send_control(device_id, run_id, {"type": "stop"})
+        return web.json_response({"status": "stopping", "device_id": device_id, "run_id": run_id})
+
+
+@app.page("/get-stats/{device_id}/{run_id}")
+class GetStats(View):
+    """Inception-to-date stats per numeric field: agg_type average|max|min|sum|std|count|all."""
+
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        agg_type = request.query.get("agg_type", "average")
+        if agg_type not in AGG_CHOICES:
+            raise ApiError(422, "invalid agg_type", f"use one of {', '.join(AGG_CHOICES)}")
+        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
+            return routed
+        state = local_run(device_id, run_id)
+        stats = RunStats.select(run_state.RUN_STATS.result(state["stats"]), agg_type)
+        return web.json_response({"device_id": device_id, "run_id": run_id, "agg_type": agg_type,
+                                  "count": state["readings"], "stats": stats})
+
+
+def has_position(device: Device) -> bool:
+    return any(a in device.schema and b in device.schema for a, b in POSITION_SCHEMAS)
+
+
+@app.page("/get-speed/{device_id}/{run_id}")
+class GetSpeed(View):
+    """Speed in m/s from the two latest fixes, with the smoothed speed and the latest fix's time."""
+
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        path_id(device_id, "device_id")
+        device = await known_device(device_id)
+        if not has_position(device):
+            raise ApiError(422, "the device has no position fields",
+                           "speed needs latitude/longitude, lat/lon or x/y (metres) in the device's schema")
+        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
+            return routed
+        state = local_run(device_id, run_id)
+        motion = state["motion"]
+        if motion is None or motion["fixes"] < 2:
+            raise not_found("speed", f"{device_id}/{run_id} has fewer than two position fixes")
+        return web.json_response({"device_id": device_id, "run_id": run_id, "speed": motion["raw_speed_mps"],
+                                  "smoothed_speed": motion["speed_mps"], "timestamp": motion["last_t"],
+                                  "unit": "m/s"})
+
+
+def window_rows(key: str, state: dict[str, Any]) -> list[dict[str, Any]]:
+    return run_windows[key.encode()] + run_state.open_window_rows(state)
+
+
+@app.page("/get-latest-stats/{device_id}/{run_id}")
+class GetLatestStats(View):
+    """SQL over the run's window rows: `query` names them `{table}`."""
+
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        query = request.query.get("query", "SELECT * FROM {table} ORDER BY timestamp DESC LIMIT 1")
+        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
+            return routed
+        key = run_key(device_id, run_id)
+        state = local_run(device_id, run_id)
+        wanted = request.query.get("table_preappend")
+        configured = state["config"].get("table_preappend")
+        if wanted and configured and wanted != configured:
+            raise not_found("table", f"{device_id}/{run_id} was started with table_preappend={configured!r}")
+        rows = window_rows(key, state)
+        columns = list(dict.fromkeys(c for row in rows for c in row)) or ["window_start", "window_end",
+                                                                          "timestamp", "count", "final"]
+        try:
+            return web.json_response(await query_windows(rows, columns, query))
+        except QueryError as exc:
+            raise ApiError(400, "bad query", str(exc)) from exc
+
+
+@app.page("/runs/{device_id}/{run_id}")
+class RunSummary(View):
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
+            return routed
+        return web.json_response(run_state.summary(local_run(device_id, run_id)))
+
+
+@app.page("/runs/{device_id}/{run_id}/windows")
+class RunWindows(View):
+    """The run's windows, newest last: `last=N` (default 100); open windows have final=false."""
+
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        last = positive_int(request.query.get("last", "100"), "last", settings.window_history + 100)
+        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
+            return routed
+        rows = window_rows(run_key(device_id, run_id), local_run(device_id, run_id))
+        return web.json_response({"device_id": device_id, "run_id": run_id, "windows": rows[-last:]})
+
+
+@app.page("/alerts/{device_id}/{run_id}")
+class RunAlerts(View):
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
+            return routed
+        local_run(device_id, run_id)
+        return web.json_response({"device_id": device_id, "run_id": run_id,
+                                  "alerts": run_alerts[run_key(device_id, run_id).encode()]})
+
+
+def positive_int(raw: str, name: str, most: int) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ApiError(422, f"invalid {name}", f"{name} must be a whole number from 1 to {most}")
+    return int(raw)
+
+
+def local_runs() -> list[dict[str, Any]]:
+    return [{"device_id": s["device_id"], "run_id": s["run_id"], "status": s["status"], "silent": s["silent"],
+             "readings": s["readings"], "last_t": s["last_t"]} for _, s in list(runs.items()) if s]
+
+
+@app.page("/runs")
+class Runs(View):
+    """Every run the workers know, gathered from each worker (`?local=1`: this worker's only)."""
+
+    async def get(self, request: Request) -> Response:
+        if request.query.get("local"):
+            return web.json_response({"runs": local_runs()})
+        found = local_runs()
+        others = {url for url in app.router.tables_metadata() if url.rstrip("/") != settings_url()}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+            for url in others:
+                async with http.get(f"{url.rstrip('/')}/runs?local=1") as response:
+                    found += (await response.json())["runs"]
+        found.sort(key=lambda r: (r["device_id"], r["run_id"]))
+        return web.json_response({"runs": found})
+
+
+def settings_url() -> str:
+    return str(app.conf.canonical_url).rstrip("/")
+
+

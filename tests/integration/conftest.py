@@ -26,6 +26,7 @@ TEST_ENV = {
     "SP_APP_ID": f"sp-test-{SESSION_TAG}",
     "SP_KEYSPACE": "sp_test",
     "SP_REGISTRY_CACHE_SECONDS": "0.5",
+    "SP_SILENCE_SECONDS": "2",
 }
 
 
@@ -74,7 +75,10 @@ def make_worker(stack: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture(scope="session")
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+    # No pooled keep-alive connections: restart tests reuse a port, and a pooled connection to the
+    # stopped process would fail the next request.
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60), connector=connector) as session:
         yield session
 
 

@@ -1,0 +1,207 @@
+"""Live processing over real Kafka: agents, tables and the query routes, on one and on two workers."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+
+import pytest
+
+from agents.motion import offline_summary
+from tests.integration.conftest import register, unique, wait_for
+
+pytestmark = pytest.mark.integration
+
+T0 = 1_767_225_600.0
+GPS = {"latitude": "float", "longitude": "float", "hr": "int", "timestamp": "timestamp"}
+
+
+def track(n: int, hz: float = 10.0, start: int = 0) -> list[dict]:
+    """A player jogging, then sprinting, then jogging on a curve, with heart rate."""
+    out = []
+    for i in range(start, start + n):
+        t = i / hz
+        speed = 8.0 if 10 <= t < 14 else 4.0
+        out.append({"latitude": 40.0 + (4.0 * t + 4.0 * max(0.0, min(t, 14) - 10)) / 111_034.0,
+                    "longitude": -3.7 + 0.00002 * math.sin(t / 5), "hr": 120 + int(speed * 5) + i % 7,
+                    "timestamp": T0 + t})
+    return out
+
+
+async def post(http, worker, path: str, body) -> dict:
+    async with http.post(worker.url + path, json=body) as r:
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+
+async def get(http, worker, path: str, status: int = 200) -> dict:
+    async with http.get(worker.url + path) as r:
+        assert r.status == status, (path, await r.text())
+        return await r.json()
+
+
+async def run_has(http, worker, device: str, run: str, readings: int) -> dict | None:
+    async with http.get(f"{worker.url}/runs/{device}/{run}") as r:
+        if r.status != 200:
+            return None
+        body = await r.json()
+        return body if body["readings"] == readings else None
+
+
+async def stream(http, worker, device: str, run: str, fixes: list[dict], batch: int = 100,
+                 total: int | None = None) -> dict:
+    """Ingest the fixes, then wait until the run has processed `total` readings (default: these fixes)."""
+    for i in range(0, len(fixes), batch):
+        await post(http, worker, f"/ingest/{device}/{run}", fixes[i:i + batch])
+    total = total or len(fixes)
+    return await wait_for(lambda: run_has(http, worker, device, run, total), timeout=30,
+                          what=f"{total} readings processed")
+
+
+async def test_summary_matches_an_offline_computation_of_the_same_track(http, worker):
+    device, run = await register(http, worker, GPS), unique("run")
+    fixes = track(300)
+    summary = await stream(http, worker, device, run, fixes)
+    offline = offline_summary([(f["timestamp"], f["latitude"], f["longitude"]) for f in fixes])
+    assert summary["motion"] == offline          # same fold, same order: bit-for-bit equal
+    assert summary["motion"]["sprints"] == 1 and summary["duration_s"] == pytest.approx(29.9)
+
+
+async def test_stats_routes_match_python_statistics(http, worker):
+    device, run = await register(http, worker, GPS), unique("run")
+    fixes = track(120)
+    await stream(http, worker, device, run, fixes)
+    hr = [f["hr"] for f in fixes]
+    expected = {"average": statistics.mean(hr), "max": max(hr), "min": min(hr), "sum": sum(hr),
+                "std": statistics.stdev(hr)}
+    for agg, value in expected.items():
+        body = await get(http, worker, f"/get-stats/{device}/{run}?agg_type={agg}")
+        assert body["count"] == 120 and body["agg_type"] == agg
+        assert body["stats"]["hr"] == pytest.approx(value)
+        assert "timestamp" not in body["stats"]
+    all_stats = await get(http, worker, f"/get-stats/{device}/{run}?agg_type=all")
+    assert all_stats["stats"]["hr"]["max"] == max(hr)
+    bad = await get(http, worker, f"/get-stats/{device}/{run}?agg_type=median", 422)
+    assert "average" in bad["detail"]
+    await get(http, worker, f"/get-stats/{device}/{unique('norun')}", 404)
+
+
+async def test_speed_from_the_two_latest_fixes(http, worker):
+    device, run = await register(http, worker, GPS), unique("run")
+    fixes = track(50)
+    await stream(http, worker, device, run, fixes)
+    body = await get(http, worker, f"/get-speed/{device}/{run}")
+    a, b = fixes[-2], fixes[-1]
+    dy = (b["latitude"] - a["latitude"]) * 111_034.0
+    dx = (b["longitude"] - a["longitude"]) * 111_320.0 * math.cos(math.radians(40.0))
+    assert body["speed"] == pytest.approx(math.hypot(dx, dy) / 0.1, rel=0.01)
+    assert body["timestamp"] == b["timestamp"] and body["smoothed_speed"] > 0
+    await get(http, worker, f"/get-speed/{device}/{unique('norun')}", 404)
+    weather = await register(http, worker, {"temperature": "float", "timestamp": "timestamp"}, "weather")
+    await get(http, worker, f"/get-speed/{weather}/{run}", 422)
+
+
+async def test_start_stream_validates_against_the_device(http, worker):
+    device = await register(http, worker, GPS)
+    cases = [
+        (f"/start-stream/{unique('nodev')}/r", {"triggers": {}}, 404),
+        (f"/start-stream/{device}/r", {"triggers": {"speed": [0, 1]}}, 422),
+        (f"/start-stream/{device}/r", {"triggers": {"hr": [180, 60]}}, 422),
+        (f"/start-stream/{device}/r", {"triggers": {"hr": [60]}}, 422),
+        (f"/start-stream/{device}/r", {"window_seconds": 0.5}, 422),
+        (f"/start-stream/{device}/r", {"motion": {"sprint_mps": -1}}, 422),
+        (f"/start-stream/{device}/r", {"surprise": 1}, 422),
+    ]
+    for path, body, status in cases:
+        async with http.post(worker.url + path, json=body) as r:
+            assert r.status == status, (body, await r.text())
+            assert (await r.json())["error"]
+
+
+async def test_triggers_windows_alerts_and_sql(http, worker):
+    device, run = await register(http, worker, GPS), unique("run")
+    await post(http, worker, f"/start-stream/{device}/{run}",
+               {"triggers": {"hr": [0, 150]}, "window_seconds": 2, "table_preappend": "threshold"})
+    fixes = track(200)
+    await stream(http, worker, device, run, fixes)
+    passing = [f for f in fixes if f["hr"] <= 150]
+
+    async def all_windows_final():
+        body = await get(http, worker, f"/runs/{device}/{run}/windows?last=1000")
+        return body["windows"] if body["windows"] and all(w["final"] for w in body["windows"]) else None
+
+    windows = await wait_for(all_windows_final, timeout=15, what="every window closed (silence)")
+    assert sum(w["count"] for w in windows) == len(passing)
+    assert all(w["window_end"] - w["window_start"] == 2 for w in windows)
+    result = await get(http, worker, f"/get-latest-stats/{device}/{run}?table_preappend=threshold&query="
+                       "SELECT timestamp, count, hr_max FROM {table} ORDER BY timestamp DESC LIMIT 1")
+    assert result["columns"] == ["timestamp", "count", "hr_max"]
+    assert result["rows"][0][0] == max(w["timestamp"] for w in windows)
+    bad = await get(http, worker, f"/get-latest-stats/{device}/{run}?query=DELETE FROM {{table}}", 400)
+    assert "SELECT" in bad["detail"]
+    await get(http, worker, f"/get-latest-stats/{device}/{run}?table_preappend=other", 404)
+    alerts = (await get(http, worker, f"/alerts/{device}/{run}"))["alerts"]
+    kinds = [a["type"] for a in alerts]
+    assert kinds.count("threshold") == 1 and "data_delay" in kinds     # one excursion; then the run went silent
+
+
+async def test_stop_stream_finishes_the_run(http, worker):
+    device, run = await register(http, worker, GPS), unique("run")
+    await stream(http, worker, device, run, track(30))
+    await post(http, worker, f"/stop-stream/{device}/{run}", {})
+
+    async def finished():
+        return (await get(http, worker, f"/runs/{device}/{run}"))["status"] == "finished"
+
+    await wait_for(finished, timeout=10, what="run finished")
+    listed = (await get(http, worker, "/runs"))["runs"]
+    assert {"device_id": device, "run_id": run} in [{k: r[k] for k in ("device_id", "run_id")} for r in listed]
+
+
+async def test_a_new_run_is_picked_up_with_none_of_its_first_readings_lost(http, worker):
+    device, run = await register(http, worker, GPS), unique("run")
+    fixes = track(40)
+    for f in fixes[:5]:
+        await post(http, worker, f"/ingest/{device}/{run}", [f])      # the first readings, one by one
+    await post(http, worker, f"/ingest/{device}/{run}", fixes[5:])
+    summary = await wait_for(lambda: run_has(http, worker, device, run, 40), timeout=10,
+                             what="the new run's 40 readings")
+    assert summary["first_t"] == T0
+
+
+async def test_state_continues_after_a_worker_restart(http, make_worker):
+    w = make_worker("worker-continue").start()
+    device, run = await register(http, w, GPS), unique("run")
+    fixes = track(200)
+    await stream(http, w, device, run, fixes[:100])
+    w.stop()
+    w.start()
+    summary = await stream(http, w, device, run, fixes[100:], total=200)
+    offline = offline_summary([(f["timestamp"], f["latitude"], f["longitude"]) for f in fixes])
+    assert summary["readings"] == 200
+    assert summary["motion"]["distance_m"] == pytest.approx(offline["distance_m"])
+
+
+async def test_two_workers_both_answer_for_every_run(http, worker, make_worker):
+    other = make_worker("worker-b").start()
+    device = await register(http, worker, GPS)
+    run_ids = [unique("run") for _ in range(6)]
+    for run in run_ids:
+        await post(http, worker, f"/ingest/{device}/{run}", track(20))
+
+    async def everywhere():
+        for run in run_ids:
+            for w in (worker, other):
+                if not await run_has(http, w, device, run, 20):
+                    return False
+        return True
+
+    await wait_for(everywhere, timeout=60, interval=0.5, what="every run answered by both workers")
+    for run in run_ids:
+        a = await get(http, worker, f"/get-stats/{device}/{run}?agg_type=all")
+        b = await get(http, other, f"/get-stats/{device}/{run}?agg_type=all")
+        assert a == b
+    listed = {r["run_id"] for r in (await get(http, other, "/runs"))["runs"] if r["device_id"] == device}
+    assert listed == set(run_ids)
+    other.stop()

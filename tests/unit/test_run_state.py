@@ -1,0 +1,94 @@
+"""The run fold: what each event does to a run's state, without Kafka."""
+
+from __future__ import annotations
+
+import statistics
+
+from agents import run_state
+from agents.motion import offline_summary
+
+GRACE = 2.0
+
+
+def track(n: int, speed: float = 5.0, hz: float = 10.0, t0: float = 1_767_225_600.0) -> list[dict]:
+    return [{"t": t0 + i / hz, "data": {"latitude": 40.0 + speed * (i / hz) / 111_034.0, "longitude": -3.7,
+                                        "timestamp": t0 + i / hz}} for i in range(n)]
+
+
+def fold(readings: list[dict], batch: int = 50, state: dict | None = None, config: dict | None = None):
+    state = state or run_state.new_run("gps", "r1", 5.0)
+    if config:
+        state, _ = run_state.apply_config(state, config)
+    closed, alerts = [], []
+    for offset, i in enumerate(range(0, len(readings), batch)):
+        state, c, a = run_state.apply_readings(state, readings[i:i + batch], offset, 0.0, GRACE, "timestamp")
+        closed += c
+        alerts += a
+    return state, closed, alerts
+
+
+def test_motion_summary_equals_the_offline_fold_of_the_same_track():
+    readings = track(301)
+    state, _, _ = fold(readings)
+    offline = offline_summary([(r["t"], r["data"]["latitude"], r["data"]["longitude"]) for r in readings])
+    assert run_state.summary(state)["motion"] == offline
+    assert 148 < offline["distance_m"] < 150.5
+
+
+def test_stats_leave_out_the_time_field_and_match_statistics():
+    readings = track(100)
+    state, _, _ = fold(readings)
+    stats = run_state.summary(state)["stats"]
+    assert set(stats) == {"latitude", "longitude"}
+    lats = [r["data"]["latitude"] for r in readings]
+    assert abs(stats["latitude"]["mean"] - statistics.mean(lats)) < 1e-12
+    assert abs(stats["latitude"]["std"] - statistics.stdev(lats)) < 1e-12
+
+
+def test_a_replayed_record_is_skipped():
+    readings = track(20)
+    state, _, _ = fold(readings, batch=20)
+    again, closed, alerts = run_state.apply_readings(state, readings, 0, 0.0, GRACE, "timestamp")
+    assert again is state and not closed and not alerts
+
+
+def test_out_of_order_batch_is_placed_by_event_time():
+    readings = track(50)
+    state, _, _ = fold(list(reversed(readings)), batch=50)
+    assert state["motion"]["out_of_order"] == 0
+    assert state["first_t"] == readings[0]["t"] and state["last_t"] == readings[-1]["t"]
+
+
+def test_windows_close_by_event_time_even_when_readings_stop_passing_triggers():
+    config = {"triggers": {"latitude": [39.0, 40.00002]}, "window_seconds": 2.0, "table_preappend": None,
+              "motion": {}}
+    state, closed, alerts = fold(track(100), config=config)        # 10 s at 10 Hz; passes for ~0.44 s
+    assert [w["window_start"] for w in closed] == [1_767_225_600.0]
+    assert closed[0]["count"] == 5
+    assert len(alerts) == 1 and alerts[0]["field"] == "latitude"    # once per excursion, not per reading
+    row = run_state.window_row(closed[0])
+    assert row["timestamp"] == row["window_end"] == 1_767_225_602.0 and "latitude_avg" in row
+
+
+def test_alert_again_after_returning_inside_the_range():
+    config = {"triggers": {"hr": [60.0, 180.0]}, "window_seconds": 5.0, "table_preappend": None, "motion": {}}
+    values = [100, 190, 195, 120, 200, 150]
+    readings = [{"t": float(i), "data": {"hr": v}} for i, v in enumerate(values)]
+    _, _, alerts = fold(readings, batch=1, config=config)
+    assert [a["value"] for a in alerts] == [190, 200]
+
+
+def test_silence_closes_every_window_and_alerts_once():
+    state, _, _ = fold(track(30))
+    assert state["windows"]["open"]
+    state, closed, alerts = run_state.apply_silence(state, now=100.0)
+    assert closed and not state["windows"]["open"]
+    assert alerts[0]["type"] == "data_delay"
+    again, closed, alerts = run_state.apply_silence(state, now=200.0)
+    assert not closed and not alerts
+
+
+def test_stop_finishes_the_run_and_flushes_windows():
+    state, _, _ = fold(track(30))
+    state, closed = run_state.apply_stop(state)
+    assert state["status"] == "finished" and closed

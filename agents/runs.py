@@ -9,10 +9,12 @@ the partition owns the run, and a run's state is written where it is read.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from faust.types import EventT
 
 from agents import run_state
@@ -29,6 +31,10 @@ control_topic = app.topic(f"{settings.app_id}-run-control", key_serializer="raw"
                           partitions=settings.topic_partitions, internal=True)
 alerts_topic = app.topic(f"{settings.app_id}-alerts", key_serializer="raw", value_serializer="json",
                          partitions=settings.topic_partitions, internal=True)
+# Which runs are finished, as every worker must see it to subscribe to the same topics: a compacted
+# one-partition topic that each worker reads whole (not through the consumer group).
+status_topic = app.topic(f"{settings.app_id}-run-status", key_serializer="raw", value_serializer="json",
+                         partitions=1, internal=True, compacting=True)
 
 # Table keys are raw bytes (key_type=bytes selects Faust's raw codec): routing a query hashes the
 # serialized key, which must hash to the partition the gateway's raw record key went to.
@@ -39,6 +45,28 @@ run_alerts = app.Table("run-alerts", default=list, key_type=bytes, partitions=se
 
 def get_run(key: str) -> dict[str, Any] | None:
     return runs.get(key.encode())
+
+
+class RunChanges:
+    """Wakes live views when a run this worker owns changes, so they push instead of polling."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    def notify(self, key: str) -> None:
+        event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
+
+    async def wait(self, key: str, timeout: float) -> None:
+        event = self._events.setdefault(key, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+
+run_changes = RunChanges()
 
 
 async def handle(event: EventT) -> None:
@@ -69,7 +97,11 @@ async def handle(event: EventT) -> None:
             closed += more
     else:
         return
+    was_finished = (runs.get(key.encode()) or {}).get("status") == "finished"
     runs[key.encode()] = state
+    run_changes.notify(key)
+    if state["status"] == "finished" and not was_finished:
+        await run_statuses.publish(key, "finished")
     if closed:
         rows = run_windows[key.encode()] + [run_state.window_row(w) for w in closed]
         run_windows[key.encode()] = rows[-settings.window_history:]
@@ -84,6 +116,61 @@ async def process_runs(stream) -> None:
     """Consumes the control topic and, through `discover_runs`, every run topic."""
     async for event in stream.events():
         await handle(event)
+
+
+# ------------------------------------------------------------------ run statuses
+
+class RunStatuses:
+    """Every worker's view of which runs are finished, read whole from the compacted status topic.
+
+    A finished run's topic leaves the live subscription, so the subscription (and the cost of
+    each rebalance) stays bounded however many runs the system has seen. Writing to a finished
+    run reopens it first (see `reopen`), so its new readings are consumed again.
+    """
+
+    def __init__(self) -> None:
+        self.finished: set[str] = set()
+        self.caught_up = asyncio.Event()
+
+    async def follow(self) -> None:
+        await status_topic.maybe_declare()
+        consumer = AIOKafkaConsumer(status_topic.get_topic_name(), bootstrap_servers=settings.kafka_bootstrap,
+                                    group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                for messages in batches.values():
+                    for message in messages:
+                        key, status = message.key.decode(), json.loads(message.value)["status"]
+                        (self.finished.add if status == "finished" else self.finished.discard)(key)
+                if not batches:
+                    self.caught_up.set()
+        finally:
+            await consumer.stop()
+
+    async def publish(self, key: str, status: str) -> None:
+        acked = await status_topic.send(key=key.encode(), value={"status": status, "at": time.time()})
+        await acked
+        (self.finished.add if status == "finished" else self.finished.discard)(key)
+
+    async def reopen(self, device_id: str, run_id: str) -> None:
+        """Before writing to a finished run: mark it active, so every worker subscribes to it again."""
+        key = run_key(device_id, run_id)
+        if key in self.finished:
+            await self.publish(key, "active")
+
+    def is_finished(self, topic: str) -> bool:
+        parsed = parse_run_topic(topic)
+        return parsed is not None and run_key(*parsed) in self.finished
+
+
+run_statuses = RunStatuses()
+
+
+@app.task
+async def follow_run_statuses() -> None:
+    await run_statuses.follow()
 
 
 # ------------------------------------------------------------------ run discovery
@@ -106,9 +193,16 @@ class RunSubscription:
     def __init__(self) -> None:
         self.subscribed: set[str] = set()
         self.current = None
+        self.mismatch_seen = False
 
     async def tick(self) -> None:
-        found = set(await gateway.run_topics())
+        if app.rebalancing or app.tables.recovery.in_recovery:
+            # Stacking a subscription change onto a rebalance in progress is what trips Faust's own
+            # assertions (seeks and highwater of just-revoked partitions): wait for it to settle.
+            self.mismatch_seen = False
+            return
+        self.reflag_if_dropped()
+        found = {t for t in await gateway.run_topics() if not run_statuses.is_finished(t)}
         new = sorted(found - self.subscribed)
         usable = set(self.usable(await gateway.partition_counts(new))) if new else set()
         wanted = (self.subscribed & found) | usable          # deleted topics leave the subscription
@@ -121,9 +215,22 @@ class RunSubscription:
             app.topics.discard(self.current)
         if replacement is not None:
             app.topics.add(replacement)
-        log.info("run topics: %d added, %d gone, %d subscribed", len(usable), len(self.subscribed - found),
-                 len(wanted))
+        log.info("run topics: %d added, %d gone or finished, %d subscribed", len(usable),
+                 len(self.subscribed - found), len(wanted))
         self.current, self.subscribed = replacement, wanted
+
+    def reflag_if_dropped(self) -> None:
+        """Faust's conductor drops a subscription change flagged while the app is rebalancing
+        (transport/conductor.py: `if self.app.rebalancing: ev.clear()`), and nothing flags it again:
+        compare what the consumer subscribed to with what we asked for, and ask again."""
+        subscribed = {t for t in app.topics._topic_name_index if parse_run_topic(t)}
+        mismatch = subscribed != self.subscribed
+        if mismatch and self.mismatch_seen:
+            log.warning("re-requesting a subscription change Faust dropped (%d asked, %d subscribed; "
+                        "missing %s, extra %s)", len(self.subscribed), len(subscribed),
+                        sorted(self.subscribed - subscribed)[:3], sorted(subscribed - self.subscribed)[:3])
+            app.topics._flag_changes()
+        self.mismatch_seen = mismatch
 
     @staticmethod
     def usable(counts: dict[str, int]) -> list[str]:
@@ -146,6 +253,7 @@ DISCOVERY_TIMEOUT_S = 3.0
 async def discover_runs() -> None:
     # A resubscription normally waits 45 s to batch changes; ours are batched per tick already.
     app.topics._resubscribe_sleep_lock_seconds = 0.1
+    await run_statuses.caught_up.wait()      # never subscribe to runs we do not yet know are finished
     while True:
         await asyncio.sleep(DISCOVERY_INTERVAL_S - time.time() % DISCOVERY_INTERVAL_S)
         started = time.monotonic()
@@ -167,8 +275,10 @@ async def check_silence() -> None:
     (tables are written only from the stream, in the partition of the record being processed)."""
     now = time.time()
     for raw_key, state in list(runs.items()):
-        if (state and state["status"] == "active" and not state["silent"] and state["last_received_at"]
-                and now - state["last_received_at"] >= settings.silence_seconds):
+        if not state or state["status"] != "active" or not state["last_received_at"]:
+            continue
+        quiet = now - state["last_received_at"]
+        if (quiet >= settings.silence_seconds and not state["silent"]) or quiet >= settings.finish_after_seconds:
             await control_topic.send(key=raw_key, value={"type": "silence", "checked_at": now})
 
 

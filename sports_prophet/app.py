@@ -9,6 +9,7 @@ from __future__ import annotations
 import faust
 import mode
 
+import sports_prophet.faust_fixes  # noqa: F401  (patches Faust before the app exists)
 from cql.registry import DeviceRegistry
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaGateway

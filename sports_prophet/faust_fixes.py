@@ -1,0 +1,25 @@
+"""Workarounds for faust-streaming 0.15.3 bugs this project hits, each in one place.
+
+Imported once by `sports_prophet.app`, before the app starts.
+"""
+
+from __future__ import annotations
+
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP
+
+_highwater = AIOKafkaConsumerThread.highwater
+
+
+def _highwater_of_revoked_partition_is_unknown(self: AIOKafkaConsumerThread, tp: TP) -> int:
+    """Faust's Consumer.getmany still yields records buffered for a partition that a subscription
+    change has just revoked (`tp in self._buffered_partitions`, transport/consumer.py), and asks
+    for its highwater, which aiokafka asserts is assigned: the AssertionError crashes the Fetcher
+    and with it the worker. The highwater only feeds Faust's monitor, so report 0 instead. (A
+    record applied twice across the rebalance is skipped by the run's last applied offset.)"""
+    if not self._ensure_consumer()._subscription.is_assigned(tp):
+        return 0
+    return _highwater(self, tp)
+
+
+AIOKafkaConsumerThread.highwater = _highwater_of_revoked_partition_is_unknown

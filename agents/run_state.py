@@ -164,6 +164,11 @@ def summary(state: dict[str, Any]) -> dict[str, Any]:
         "stats": RUN_STATS.result(state["stats"]),
     }
     if state["motion"] is not None:
-        body["motion"] = motion_summary(state["motion"], motion_config(state))
+        motion = state["motion"]
+        body["motion"] = motion_summary(motion, motion_config(state))
         body["position_fields"] = state["position"]["fields"]
+        a, b = state["position"]["fields"]
+        geo = state["position"]["kind"] == "geo"
+        body["last_position"] = {a: motion["last_lat" if geo else "last_x"], b: motion["last_lon" if geo else "last_y"],
+                                 "t": motion["last_t"]}
     return body

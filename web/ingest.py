@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from marshmallow import ValidationError
 
+from agents.runs import run_statuses
 from cql import dedup
 from cql.registry import Device
 from models.device import InvalidIdentifier, check_identifier, time_field
@@ -44,10 +45,16 @@ async def known_device(device_id: str) -> Device:
     return device
 
 
+async def deliver(device: Device, run_id: str, readings: list[StampedReading]) -> None:
+    """Write a batch to the run's topic (reopening the run first if it was finished)."""
+    await run_statuses.reopen(device.device_id, run_id)
+    await gateway.write_batch(device.device_id, run_id, readings, time_field(device.schema))
+
+
 async def write(device: Device, run_id: str, readings: list[StampedReading]) -> None:
     """Write a batch, turning Kafka trouble into a 503 the client can retry."""
     try:
-        await gateway.write_batch(device.device_id, run_id, readings, time_field(device.schema))
+        await deliver(device, run_id, readings)
     except TopicPartitionMismatch as exc:
         raise ApiError(409, "run topic has the wrong partition count", str(exc)) from exc
     except (KafkaError, KafkaUnavailable) as exc:
@@ -255,8 +262,7 @@ class StreamSession:
         delay = 0.5
         for attempt in range(7):
             try:
-                await gateway.write_batch(self.device.device_id, self.run_id, batch,
-                                          time_field(self.device.schema))
+                await deliver(self.device, self.run_id, batch)
                 return True
             except (KafkaError, KafkaUnavailable) as exc:
                 log.warning("Kafka write for %s/%s failed (attempt %d): %s",

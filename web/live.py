@@ -7,6 +7,7 @@ Writes (start/stop) go to the run-control topic, keyed the same way.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -17,10 +18,10 @@ from faust.web.exceptions import ServiceUnavailable
 from marshmallow import ValidationError
 
 from agents import run_state
-from agents.runs import get_run, run_alerts, run_windows, runs, send_control
+from agents.runs import get_run, run_alerts, run_changes, run_windows, runs, send_control, subscription
 from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
-from models.run import run_key
+from models.run import run_key, run_topic
 from models.run_config import RunConfigSchema
 from sports_prophet.app import app
 from sports_prophet.config import settings
@@ -32,13 +33,20 @@ from web.window_sql import QueryError, query_windows
 POSITION_SCHEMAS = (("latitude", "longitude"), ("lat", "lon"), ("x", "y"))
 
 
+async def warm_router() -> None:
+    """Faust's router hashes a key with its producer's metadata for the changelog topic, which the
+    producer has not fetched until it writes there (on a worker that owns nothing, never): fetch it."""
+    producer = app.producer._ensure_producer()
+    topic = runs.changelog_topic.get_topic_name()
+    if not producer.client.cluster.partitions_for_topic(topic):
+        await producer.partitions_for(topic)
+
+
 async def on_owner(view: View, request: Request, device_id: str, run_id: str) -> Response | None:
     """The owner's answer when another worker owns the run; None when this worker owns it."""
     path_id(device_id, "device_id")
     path_id(run_id, "run_id")
-    # Faust's router hashes the key with its producer's metadata for the changelog topic, which the
-    # producer has not fetched until it writes there (on a worker that owns nothing, never): fetch it.
-    await app.producer._ensure_producer().partitions_for(runs.changelog_topic.get_topic_name())
+    await warm_router()
     try:
         return await app.router.route_req(runs.name, run_key(device_id, run_id).encode(), view.web, request)
     except SameNode:
@@ -153,7 +161,9 @@ class RunSummary(View):
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         if (routed := await on_owner(self, request, device_id, run_id)) is not None:
             return routed
-        return web.json_response(run_state.summary(local_run(device_id, run_id)))
+        body = run_state.summary(local_run(device_id, run_id))
+        body["subscribed"] = run_topic(device_id, run_id) in subscription.subscribed
+        return web.json_response(body)
 
 
 @app.page("/runs/{device_id}/{run_id}/windows")
@@ -176,6 +186,51 @@ class RunAlerts(View):
         local_run(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
                                   "alerts": run_alerts[run_key(device_id, run_id).encode()]})
+
+
+# How often a live view re-checks when it cannot be woken: its run is owned by another worker.
+REMOTE_LIVE_INTERVAL_S = 0.2
+
+
+@app.page("/live/{device_id}/{run_id}")
+class LiveRun(View):
+    """WebSocket: the run's summary, pushed whenever it changes (at most every 100 ms), from any worker."""
+
+    async def get(self, request: Request, device_id: str, run_id: str) -> web.WebSocketResponse:
+        path_id(device_id, "device_id")
+        path_id(run_id, "run_id")
+        ws = web.WebSocketResponse(heartbeat=30)
+        await ws.prepare(request)
+        await warm_router()
+        key = run_key(device_id, run_id)
+        sent = None
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+            while not ws.closed:
+                owner = owner_url(key)
+                if owner is None:
+                    state = get_run(key)
+                    current = run_state.summary(state) if state else None
+                else:
+                    async with http.get(f"{owner}/runs/{device_id}/{run_id}") as response:
+                        current = await response.json() if response.status == 200 else None
+                if current is not None and current != sent:
+                    await ws.send_json({"type": "run", "run": current})
+                    sent = current
+                if owner is None:
+                    await run_changes.wait(key, timeout=1.0)
+                    await asyncio.sleep(0.1)          # coalesce bursts: at most ten pushes a second
+                else:
+                    await asyncio.sleep(REMOTE_LIVE_INTERVAL_S)
+        return ws
+
+
+def owner_url(key: str) -> str | None:
+    """The owning worker's base URL, or None when this worker owns the run (or nobody does yet)."""
+    try:
+        url = str(app.router.key_store(runs.name, key.encode())).rstrip("/")
+    except (KeyError, TypeError):
+        return None
+    return None if url == settings_url() else url
 
 
 def positive_int(raw: str, name: str, most: int) -> int:

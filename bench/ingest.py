@@ -1,7 +1,7 @@
 """Ingest throughput: readings/s accepted over HTTP batches and over one WebSocket, against a raw
 aiokafka producer writing the same readings in the same run (the baseline).
 
-Needs the stack: `scripts/stack up`. Starts its own worker on a free loopback port.
+Run it with `scripts/bench ingest` (a freshly formatted stack of its own). Starts its own worker.
 Usage: .venv/bin/python bench/ingest.py [--readings 200000] [--batch 1000] [--clients 4]
 """
 

@@ -146,17 +146,26 @@ async def test_triggers_windows_alerts_and_sql(http, worker):
     assert kinds.count("threshold") == 1 and "data_delay" in kinds     # one excursion; then the run went silent
 
 
-async def test_stop_stream_finishes_the_run(http, worker):
+async def test_a_stopped_run_leaves_the_subscription_and_comes_back_when_written_to(http, worker):
     device, run = await register(http, worker, GPS), unique("run")
-    await stream(http, worker, device, run, track(30))
+    fixes = track(60)
+    await stream(http, worker, device, run, fixes[:30])
     await post(http, worker, f"/stop-stream/{device}/{run}", {})
 
-    async def finished():
-        return (await get(http, worker, f"/runs/{device}/{run}"))["status"] == "finished"
+    async def finished_and_unsubscribed():
+        body = await get(http, worker, f"/runs/{device}/{run}")
+        return body["status"] == "finished" and not body["subscribed"]
 
-    await wait_for(finished, timeout=10, what="run finished")
+    await wait_for(finished_and_unsubscribed, timeout=10, what="run finished and out of the subscription")
     listed = (await get(http, worker, "/runs"))["runs"]
     assert {"device_id": device, "run_id": run} in [{k: r[k] for k in ("device_id", "run_id")} for r in listed]
+    summary = await stream(http, worker, device, run, fixes[30:], total=60)    # none of these is lost
+    assert summary["status"] == "active"
+
+    async def subscribed_again():
+        return (await get(http, worker, f"/runs/{device}/{run}"))["subscribed"]
+
+    await wait_for(subscribed_again, timeout=10, what="the reopened run back in the subscription")
 
 
 async def test_a_new_run_is_picked_up_with_none_of_its_first_readings_lost(http, worker):

@@ -1,0 +1,225 @@
+"""Processing benchmark: readings/s processed by one worker and by two, against a plain aiokafka
+consumer of the same topics in the same run (the ceiling); freshness (ingest ack -> visible in
+/get-speed) at a background load of 1k readings/s; live query latency under 50 concurrent clients.
+
+Run it with `scripts/bench process` (a freshly formatted stack of its own: a fresh app id replays
+every run topic in the cluster, so older topics would skew the figures). Starts its own workers.
+Usage: .venv/bin/python bench/process.py [--runs 8] [--readings-per-run 25000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer
+
+from sports_prophet.config import settings
+from sports_prophet.kafka import KafkaGateway
+from sports_prophet.worker_process import WorkerProcess
+
+SCHEMA = {"latitude": "float", "longitude": "float", "hr": "int", "timestamp": "timestamp"}
+T0 = 1_767_225_600.0
+RECORD_READINGS = 500
+
+
+def fix(i: int) -> dict:
+    return {"t": T0 + i * 0.1, "data": {"latitude": 40.0 + i * 4e-6, "longitude": -3.7, "hr": 120 + i % 40,
+                                        "timestamp": T0 + i * 0.1}}
+
+
+async def load_topics(device: str, runs: list[str], per_run: int) -> None:
+    """Write the readings straight into the run topics in the gateway's record shape."""
+    gateway = KafkaGateway()
+    await gateway.started()
+    readings = [fix(i) for i in range(per_run)]
+    for run in runs:
+        for i in range(0, per_run, RECORD_READINGS):
+            await gateway.write_batch(device, run, readings[i:i + RECORD_READINGS], "timestamp")
+    await gateway.stop()
+
+
+async def plain_consumer(topics: list[str], total: int) -> float:
+    """The ceiling: decode every record and count its readings, nothing else."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    seen = 0
+    started = time.perf_counter()
+    try:
+        while seen < total:
+            for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                seen += sum(len(json.loads(m.value)["readings"]) for m in messages)
+        return total / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def processed(http: aiohttp.ClientSession, url: str, device: str, runs: list[str], per_run: int) -> bool:
+    for run in runs:
+        async with http.get(f"{url}/runs/{device}/{run}") as r:
+            if r.status != 200 or (await r.json())["readings"] < per_run:
+                return False
+    return True
+
+
+async def workers_rate(folder: Path, count: int, device: str, runs: list[str], per_run: int) -> float:
+    """Start `count` workers with a fresh app id (empty state) and time until every reading is in the tables."""
+    env = {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}
+    workers = [WorkerProcess(folder, f"bench-{count}-{i}", env) for i in range(count)]
+    started = time.perf_counter()
+    for w in workers:
+        w.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            while not await processed(http, workers[0].url, device, runs, per_run):
+                await asyncio.sleep(0.25)
+        return len(runs) * per_run / (time.perf_counter() - started)
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100)
+    return q[49], q[98]
+
+
+async def freshness(url: str, device: str, seconds: float) -> tuple[float, float, int, float]:
+    """At 1k readings/s of background load on one run, how long from a probe's ingest ack until
+    /get-speed on another run shows it (steady state: both runs are already subscribed). Also
+    returns how long a new run took to become visible, which includes the rebalance it causes."""
+    load_run, probe_run = f"load_{uuid.uuid4().hex[:6]}", f"probe_{uuid.uuid4().hex[:6]}"
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as http:
+        created = time.perf_counter()
+        for run in (load_run, probe_run):
+            async with http.post(f"{url}/ingest/{device}/{run}", json=[fix(0)["data"], fix(1)["data"]]) as r:
+                assert r.status == 200
+        while time.perf_counter() - created < 60:
+            async with http.get(f"{url}/get-speed/{device}/{probe_run}") as r:
+                if r.status == 200:
+                    break
+            await asyncio.sleep(0.01)
+        else:
+            raise RuntimeError("the probe run was not visible after 60 s")
+        new_run_ms = (time.perf_counter() - created) * 1000
+        await asyncio.sleep(2)                          # let the second run's rebalance settle
+        stop = time.monotonic() + seconds
+        async def background() -> None:
+            i = 0
+            while time.monotonic() < stop:
+                batch = [fix(i + k)["data"] for k in range(20)]
+                i += 20
+                async with http.post(f"{url}/ingest/{device}/{load_run}", json=batch) as r:
+                    assert r.status == 200
+                await asyncio.sleep(0.02)
+
+        async def probes() -> None:
+            i = 2
+            while time.monotonic() < stop:
+                reading = fix(i)["data"]
+                async with http.post(f"{url}/ingest/{device}/{probe_run}", json=[reading]) as r:
+                    assert r.status == 200
+                acked = time.perf_counter()
+                while time.perf_counter() - acked < 10:
+                    async with http.get(f"{url}/get-speed/{device}/{probe_run}") as r:
+                        if r.status == 200 and (await r.json())["timestamp"] >= reading["timestamp"]:
+                            break
+                    await asyncio.sleep(0.001)
+                else:
+                    raise RuntimeError(f"probe {i} not visible in /get-speed after 10 s")
+                latencies.append((time.perf_counter() - acked) * 1000)
+                i += 1
+                await asyncio.sleep(0.1)
+
+        await asyncio.gather(background(), probes())
+    p50, p99 = percentiles(latencies)
+    return p50, p99, len(latencies), new_run_ms
+
+
+async def query_latency(url: str, device: str, run: str, clients: int, seconds: float,
+                        rate_per_client: float | None) -> tuple[float, float, int]:
+    """`clients` concurrent clients, each back-to-back (rate None: saturation) or paced at a fixed rate
+    (a dashboard polling), over the live routes; returns p50, p99 in ms and the request count."""
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    paths = [f"/get-speed/{device}/{run}", f"/get-stats/{device}/{run}?agg_type=average", f"/runs/{device}/{run}"]
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async def client(n: int) -> None:
+            i = n
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                async with http.get(url + paths[i % len(paths)]) as r:
+                    assert r.status == 200, await r.text()
+                    await r.read()
+                latencies.append((time.perf_counter() - started) * 1000)
+                i += 1
+                if rate_per_client:
+                    await asyncio.sleep(max(0.0, 1 / rate_per_client - (time.perf_counter() - started)))
+
+        await asyncio.gather(*(client(n) for n in range(clients)))
+    p50, p99 = percentiles(latencies)
+    return p50, p99, len(latencies)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--readings-per-run", type=int, default=25_000)
+    parser.add_argument("--seconds", type=float, default=20, help="duration of the freshness and query phases")
+    args = parser.parse_args()
+    device = f"bench_{uuid.uuid4().hex[:8]}"
+    runs = [f"run_{i}" for i in range(args.runs)]
+    total = args.runs * args.readings_per_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        setup = WorkerProcess(folder, "bench-setup", {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}).start()
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{setup.url}/register-device", json={"device_name": device, "schema": SCHEMA}) as r:
+                assert r.status == 201
+        setup.stop()
+        print(f"loading {total:,} readings into {args.runs} run topics ...", flush=True)
+        await load_topics(device, runs, args.readings_per_run)
+        topics = [f"readings.{device}.{run}" for run in runs]
+        print("plain aiokafka consumer ...", flush=True)
+        ceiling = await plain_consumer(topics, total)
+        print("one worker ...", flush=True)
+        one = await workers_rate(folder, 1, device, runs, args.readings_per_run)
+        print("two workers ...", flush=True)
+        two = await workers_rate(folder, 2, device, runs, args.readings_per_run)
+
+        print("freshness and query latency (one worker) ...", flush=True)
+        live = WorkerProcess(folder, "bench-live", {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}).start()
+        try:
+            await asyncio.sleep(2)
+            fresh_p50, fresh_p99, fresh_n, new_run_ms = await freshness(live.url, device, args.seconds)
+            paced = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, 20)
+            saturated = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, None)
+        finally:
+            live.stop()
+
+    print(f"\n{'what':58} {'figure':>14} {'vs ceiling':>11}")
+    print(f"{'plain aiokafka consumer, decode + count (ceiling)':58} {ceiling:11,.0f} r/s {1:10.2f}x")
+    print(f"{'one worker, readings processed into tables':58} {one:11,.0f} r/s {one / ceiling:10.2f}x")
+    print(f"{'two workers, readings processed into tables':58} {two:11,.0f} r/s {two / ceiling:10.2f}x")
+    print(f"{'freshness p50 / p99, ack -> /get-speed (' + str(fresh_n) + ' probes)':58} "
+          f"{fresh_p50:6.1f} / {fresh_p99:5.1f} ms")
+    for label, (p50, p99, n) in (("50 clients x 20 req/s", paced), ("50 clients back-to-back", saturated)):
+        print(f"{'query p50 / p99, ' + label + ' (' + str(n) + ' requests)':58} {p50:6.1f} / {p99:5.1f} ms")
+    print(f"{'a new run: first ingest -> visible in /get-speed (rebalance)':58} {new_run_ms:11,.0f} ms")
+    print(f"(records of {RECORD_READINGS} readings; worker times include start-up and run discovery)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -43,8 +43,52 @@ run_windows = app.Table("run-windows", default=list, key_type=bytes, partitions=
 run_alerts = app.Table("run-alerts", default=list, key_type=bytes, partitions=settings.topic_partitions)
 
 
+class OwnedRuns:
+    """The latest state of each run this worker has processed, in memory.
+
+    Views and the silence timer read here instead of decoding every state from RocksDB (which
+    blocked the event loop for milliseconds). Cleared at every rebalance, since ownership may move;
+    after that, states are read from the table and cached again.
+    """
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}
+        self.stale = True            # after a rebalance: load the recovered runs once
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        state = self.states.get(key)
+        if state is None:
+            state = runs.get(key.encode())
+            if state is not None:
+                self.states[key] = state
+        return state
+
+    def put(self, key: str, state: dict[str, Any]) -> None:
+        runs[key.encode()] = state
+        self.states[key] = state
+
+    def forget_all(self) -> None:
+        self.states.clear()
+        self.stale = True
+
+    def load_all(self) -> None:
+        """Cache every run in this worker's table partitions (runs recovered from changelogs)."""
+        for raw_key, state in list(runs.items()):
+            if state:
+                self.states.setdefault(raw_key.decode() if isinstance(raw_key, bytes) else raw_key, state)
+        self.stale = False
+
+
+owned = OwnedRuns()
+
+
+@app.on_partitions_revoked.connect
+async def forget_owned_runs(app_, revoked, **kwargs) -> None:
+    owned.forget_all()
+
+
 def get_run(key: str) -> dict[str, Any] | None:
-    return runs.get(key.encode())
+    return owned.get(key)
 
 
 class RunChanges:
@@ -74,7 +118,8 @@ async def handle(event: EventT) -> None:
     message = event.message
     key = message.key.decode() if isinstance(message.key, bytes) else str(message.key)
     value = event.value
-    state = runs.get(message.key) if isinstance(message.key, bytes) else runs.get(key.encode())
+    state = owned.get(key)
+    was_finished = state is not None and state["status"] == "finished"
     if parse_run_topic(message.topic):
         device_id, run_id = value["device_id"], value["run_id"]
         state = state or run_state.new_run(device_id, run_id, settings.default_window_seconds)
@@ -97,8 +142,7 @@ async def handle(event: EventT) -> None:
             closed += more
     else:
         return
-    was_finished = (runs.get(key.encode()) or {}).get("status") == "finished"
-    runs[key.encode()] = state
+    owned.put(key, state)
     run_changes.notify(key)
     if state["status"] == "finished" and not was_finished:
         await run_statuses.publish(key, "finished")
@@ -272,14 +316,17 @@ async def discover_runs() -> None:
 @app.timer(interval=1.0)
 async def check_silence() -> None:
     """Runs that went quiet get their windows closed and a data-delay alert, through the control topic
-    (tables are written only from the stream, in the partition of the record being processed)."""
+    (tables are written only from the stream, in the partition of the record being processed).
+    Checks the in-memory states; after a rebalance it first loads the runs recovered from changelogs."""
     now = time.time()
-    for raw_key, state in list(runs.items()):
-        if not state or state["status"] != "active" or not state["last_received_at"]:
+    if owned.stale and not app.rebalancing and not app.tables.recovery.in_recovery:
+        owned.load_all()
+    for key, state in list(owned.states.items()):
+        if state["status"] != "active" or not state["last_received_at"]:
             continue
         quiet = now - state["last_received_at"]
         if (quiet >= settings.silence_seconds and not state["silent"]) or quiet >= settings.finish_after_seconds:
-            await control_topic.send(key=raw_key, value={"type": "silence", "checked_at": now})
+            await control_topic.send(key=key.encode(), value={"type": "silence", "checked_at": now})
 
 
 async def send_control(device_id: str, run_id: str, message: dict[str, Any]) -> None:

@@ -202,7 +202,9 @@ async def main() -> None:
         print("freshness and query latency (one worker) ...", flush=True)
         live = WorkerProcess(folder, "bench-live", {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}).start()
         try:
-            await asyncio.sleep(2)
+            async with aiohttp.ClientSession() as http:    # a fresh app id replays the loaded runs first
+                while not await processed(http, live.url, device, runs, args.readings_per_run):
+                    await asyncio.sleep(0.5)
             fresh_p50, fresh_p99, fresh_n, new_run_ms = await freshness(live.url, device, args.seconds)
             paced = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, 20)
             saturated = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, None)

@@ -176,7 +176,7 @@ log.retention.hours=168
             [*java_base, "kafka.tools.StorageTool", "format", "-t", uuid_for_kafka(), "-c", str(props)],
             capture_output=True, text=True)
         if result.returncode != 0:
-            raise StackError(f"formatting Kafka storage in {service.data} failed:\n{result.stderr[-2000:]}")
+            raise StackError(f"formatting Kafka storage in {service.data} failed:\n{(result.stdout + result.stderr)[-2000:]}")
     return [*java_base, "kafka.Kafka", str(props)]
 
 

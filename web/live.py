@@ -240,6 +240,7 @@ def positive_int(raw: str, name: str, most: int) -> int:
 
 
 def local_runs() -> list[dict[str, Any]]:
+    """Every run in this worker's table partitions (a full read of the local store)."""
     return [{"device_id": s["device_id"], "run_id": s["run_id"], "status": s["status"], "silent": s["silent"],
              "readings": s["readings"], "last_t": s["last_t"]} for _, s in list(runs.items()) if s]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from sports_prophet.config import REPO_ROOT, settings
+from sports_prophet.config import settings
 
 KAFKA_VERSION = "4.1.1"
 CASSANDRA_VERSION = "5.0.6"

@@ -38,6 +38,13 @@ ACK_BACKLOG_BYTES = 64 * 1024
 MAX_PENDING_READINGS = 50_000
 
 
+async def device_for_run(device_id: str, run_id: str) -> Device:
+    """The registered device, after checking both ids of a run's path (400 / 404 otherwise)."""
+    path_id(device_id, "device_id")
+    path_id(run_id, "run_id")
+    return await known_device(device_id)
+
+
 async def known_device(device_id: str) -> Device:
     device = await registry.get(device_id)
     if device is None:
@@ -92,9 +99,7 @@ class IngestBatch(View):
     """POST a JSON array or NDJSON of readings: all are written, or none (422 names each bad one)."""
 
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
-        path_id(device_id, "device_id")
-        path_id(run_id, "run_id")
-        device = await known_device(device_id)
+        device = await device_for_run(device_id, run_id)
         try:
             items = parse_batch(await request.read(), request.content_type)
         except UnicodeDecodeError as exc:

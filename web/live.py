@@ -27,7 +27,7 @@ from sports_prophet.app import app
 from sports_prophet.config import settings
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
-from web.ingest import known_device
+from web.ingest import device_for_run, known_device
 from web.window_sql import QueryError, query_windows
 
 POSITION_SCHEMAS = (("latitude", "longitude"), ("lat", "lon"), ("x", "y"))
@@ -67,9 +67,7 @@ class StartStream(View):
     """Configure a run: triggers (field ranges), window size, motion thresholds."""
 
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
-        path_id(device_id, "device_id")
-        path_id(run_id, "run_id")
-        device = await known_device(device_id)
+        device = await device_for_run(device_id, run_id)
         try:
             config = RunConfigSchema(context_schema=device.schema).load(await json_body(request))
         except ValidationError as exc:

@@ -8,7 +8,7 @@ import json
 import pytest
 import websockets
 
-from tests.integration.conftest import GPS_SCHEMA, register, unique, wait_for
+from tests.integration.conftest import register, unique, wait_for
 
 pytestmark = pytest.mark.integration
 

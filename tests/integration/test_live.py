@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import statistics
 
@@ -214,3 +213,38 @@ async def test_two_workers_both_answer_for_every_run(http, worker, make_worker):
     listed = {r["run_id"] for r in (await get(http, other, "/runs"))["runs"] if r["device_id"] == device}
     assert listed == set(run_ids)
     other.stop()
+
+
+async def test_live_websocket_pushes_the_run_as_it_changes(http, worker):
+    device, run = await register(http, worker, GPS), unique("run")
+    fixes = track(40)
+    await stream(http, worker, device, run, fixes[:20])
+    async with http.ws_connect(f"{worker.url}/live/{device}/{run}") as ws:
+        first = (await ws.receive_json(timeout=10))["run"]
+        assert first["readings"] == 20
+        await post(http, worker, f"/ingest/{device}/{run}", fixes[20:])
+        while True:                                       # pushed, not polled: arrives without asking
+            pushed = (await ws.receive_json(timeout=10))["run"]
+            if pushed["readings"] == 40:
+                break
+    assert pushed["last_position"]["latitude"] == fixes[-1]["latitude"]
+    assert pushed["motion"]["distance_m"] > first["motion"]["distance_m"]
+
+
+async def test_a_killed_worker_resumes_without_losing_or_double_counting(http, make_worker):
+    import signal
+
+    w = make_worker("worker-kill9").start()
+    device, run = await register(http, w, GPS), unique("run")
+    fixes = track(600)
+    await stream(http, w, device, run, fixes[:300])
+    for i in range(300, 600, 20):                         # keep writing while the worker dies
+        await post(http, w, f"/ingest/{device}/{run}", fixes[i:i + 20])
+        if i == 400:
+            w.stop(signal.SIGKILL)
+            w.start()
+    summary = await wait_for(lambda: run_has(http, w, device, run, 600), timeout=60, interval=0.5,
+                             what="all 600 readings counted once after kill -9")
+    offline = offline_summary([(f["timestamp"], f["latitude"], f["longitude"]) for f in fixes])
+    assert summary["motion"]["distance_m"] == pytest.approx(offline["distance_m"])
+    assert summary["stats"]["hr"]["count"] == 600

@@ -24,8 +24,9 @@ from sports_prophet.config import settings
 
 log = logging.getLogger(__name__)
 
-# Run config and stop requests travel as records keyed like the run's readings, so they reach
-# the worker that owns the run (Faust's table_route forwards GETs only, without a body).
+# The agent's own topic. The silence timer's checks travel here, keyed like the run, so they reach
+# the worker that owns the run; a run's config and stop go into the run's own topic instead, where
+# they are ordered with its readings.
 # internal=True: Faust creates them (with our partition count); the broker never auto-creates topics.
 control_topic = app.topic(f"{settings.app_id}-run-control", key_serializer="raw", value_serializer="json",
                           partitions=settings.topic_partitions, internal=True)
@@ -120,20 +121,21 @@ async def handle(event: EventT) -> None:
     value = event.value
     state = owned.get(key)
     was_finished = state is not None and state["status"] == "finished"
-    if parse_run_topic(message.topic):
+    kind = value.get("type", "readings")
+    if kind == "readings":
         device_id, run_id = value["device_id"], value["run_id"]
         state = state or run_state.new_run(device_id, run_id, settings.default_window_seconds)
         state, closed, alerts = run_state.apply_readings(state, value["readings"], message.offset,
                                                          value["received_at"], settings.grace_seconds,
                                                          value.get("time_field"))
-    elif value.get("type") == "config":
+    elif kind == "config":
         state = state or run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds)
         state, closed = run_state.apply_config(state, value["config"])
         alerts = []
-    elif value.get("type") == "stop" and state is not None:
+    elif kind == "stop" and state is not None:
         state, closed = run_state.apply_stop(state)
         alerts = []
-    elif value.get("type") == "silence" and state is not None:
+    elif kind == "silence" and state is not None:
         if (state["last_received_at"] or 0) > value["checked_at"] - settings.silence_seconds:
             return                              # readings arrived after the check was sent
         state, closed, alerts = run_state.apply_silence(state, value["checked_at"])
@@ -330,10 +332,10 @@ async def check_silence() -> None:
 
 
 async def send_control(device_id: str, run_id: str, message: dict[str, Any]) -> None:
-    """Write a control record for a run and wait until Kafka has it (Topic.send returns the ack future)."""
-    acked = await control_topic.send(key=run_key(device_id, run_id).encode(),
-                                     value={"device_id": device_id, "run_id": run_id, **message})
-    await acked
+    """Write a run's config or stop into the run's own topic (ordered with its readings) and wait
+    until Kafka has it; a finished run is reopened first so the record is consumed."""
+    await run_statuses.reopen(device_id, run_id)
+    await gateway.write_control(device_id, run_id, message)
 
 
 @app.task

@@ -104,11 +104,10 @@ class KafkaGateway:
             return topic
 
     async def _partition_count(self, topic: str) -> int:
-        assert self.producer is not None
         for _ in range(50):   # metadata of a just-created topic takes a moment to propagate
-            partitions = await self.producer.partitions_for(topic)
-            if partitions:
-                return len(partitions)
+            counts = await self.partition_counts([topic])
+            if topic in counts:
+                return counts[topic]
             await asyncio.sleep(0.1)
         raise KafkaUnavailable(f"topic {topic} was created but never appeared in the metadata")
 
@@ -155,6 +154,14 @@ class KafkaGateway:
         assert self.producer is not None
         await self.producer.send_and_wait(topic, batch, key=run_key(device_id, run_id))
 
+    async def write_control(self, device_id: str, run_id: str, message: dict[str, Any]) -> None:
+        """Write a run's config or stop into its own topic, so it is ordered with the run's readings
+        (records of two topics have no order between them)."""
+        topic = await self.ensure_run_topic(device_id, run_id)
+        assert self.producer is not None
+        await self.producer.send_and_wait(topic, {"device_id": device_id, "run_id": run_id, **message},
+                                          key=run_key(device_id, run_id))
+
     # ------------------------------------------------------------ reading back
 
     async def latest_readings(self, topic: str, limit: int) -> list[dict[str, Any]]:
@@ -163,11 +170,10 @@ class KafkaGateway:
         Reads at most `limit` records back from the end of each partition: every record holds
         at least one reading, so that is always enough.
         """
-        await self.started()
-        assert self.producer is not None
-        partitions = [TopicPartition(topic, p) for p in await self.producer.partitions_for(topic) or ()]
-        if not partitions:
+        count = (await self.partition_counts([topic])).get(topic)
+        if not count:
             raise UnknownTopic(topic)
+        partitions = [TopicPartition(topic, p) for p in range(count)]
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                     group_id=None, value_deserializer=json.loads)
         await consumer.start()
@@ -184,11 +190,13 @@ class KafkaGateway:
                 fetched = await consumer.getmany(*wanted, timeout_ms=1000)
                 for tp, messages in fetched.items():
                     for message in messages:
-                        records.append((message.value["received_at"], tp.partition, message.offset, message.value))
+                        records.append((message.value.get("received_at", 0.0), tp.partition, message.offset,
+                                        message.value))
                         if message.offset + 1 >= wanted.get(tp, 0):
                             wanted.pop(tp, None)
         finally:
             await consumer.stop()
+        records = [r for r in records if "readings" in r[3]]        # leave out config/stop records
         records.sort(key=lambda r: (r[0], r[2]), reverse=True)
         newest_first = [reading["data"] for *_, batch in records for reading in reversed(batch["readings"])]
         return newest_first[:limit]

@@ -173,17 +173,23 @@ log.retention.hours=168
         say("==> formatting Kafka's KRaft storage (first start only)")
         service.data.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [*java_base, "kafka.tools.StorageTool", "format", "-t", uuid_for_kafka(), "-c", str(props)],
+            [*java_base, "kafka.tools.StorageTool", "format", f"--cluster-id={uuid_for_kafka()}", "-c", str(props)],
             capture_output=True, text=True)
         if result.returncode != 0:
-            raise StackError(f"formatting Kafka storage in {service.data} failed:\n{(result.stdout + result.stderr)[-2000:]}")
+            raise StackError(f"formatting Kafka storage in {service.data} failed (exit {result.returncode}):\n"
+                             f"{(result.stdout + result.stderr)[-2000:]}")
     return [*java_base, "kafka.Kafka", str(props)]
 
 
 def uuid_for_kafka() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what `random-uuid` prints)."""
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what `random-uuid` prints).
+
+    Like Kafka's own, never one that starts with "-": a command line would take it for an option."""
     import base64
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def probe_kafka() -> str:

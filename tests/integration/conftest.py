@@ -58,9 +58,10 @@ def worker(stack: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
     w.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def make_worker(stack: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Start extra workers (same app id) for restart and two-worker tests; all stopped at the end."""
+    """Start extra workers (same app id) for restart and two-worker tests, stopped when the test ends
+    (every member more in the group makes each later rebalance slower)."""
     started: list[Worker] = []
 
     def make(name: str) -> Worker:

@@ -54,8 +54,12 @@ async def stream(http, worker, device: str, run: str, fixes: list[dict], batch: 
     for i in range(0, len(fixes), batch):
         await post(http, worker, f"/ingest/{device}/{run}", fixes[i:i + batch])
     total = total or len(fixes)
-    return await wait_for(lambda: run_has(http, worker, device, run, total), timeout=30,
-                          what=f"{total} readings processed")
+    try:
+        return await wait_for(lambda: run_has(http, worker, device, run, total), timeout=30,
+                              what=f"{total} readings processed")
+    except AssertionError as exc:
+        async with http.get(f"{worker.url}/runs/{device}/{run}") as r:
+            raise AssertionError(f"{exc}; the run now: {r.status} {(await r.text())[:300]}") from exc
 
 
 async def test_summary_matches_an_offline_computation_of_the_same_track(http, worker):
@@ -212,7 +216,6 @@ async def test_two_workers_both_answer_for_every_run(http, worker, make_worker):
         assert a == b
     listed = {r["run_id"] for r in (await get(http, other, "/runs"))["runs"] if r["device_id"] == device}
     assert listed == set(run_ids)
-    other.stop()
 
 
 async def test_live_websocket_pushes_the_run_as_it_changes(http, worker):

@@ -56,6 +56,7 @@ def load_components() -> None:
     import agents.runs  # noqa: F401
     import web.devices  # noqa: F401
     import web.health  # noqa: F401
+    import web.index  # noqa: F401
     import web.ingest  # noqa: F401
     import web.live  # noqa: F401
     import web.topics  # noqa: F401

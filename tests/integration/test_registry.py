@@ -40,6 +40,13 @@ async def test_bad_registrations_are_422_naming_the_problem(http, worker, body, 
     assert payload["error"] and mentions in str(payload["detail"])
 
 
+async def test_root_lists_the_routes(http, worker):
+    async with http.get(f"{worker.url}/") as r:
+        assert r.status == 200
+        routes = (await r.json())["routes"]
+    assert "POST /register-device" in routes and "GET /get-speed/{device_id}/{run_id}" in routes
+
+
 async def test_body_that_is_not_json_is_400(http, worker):
     async with http.post(f"{worker.url}/register-device", data=b"{nope") as r:
         assert r.status == 400

@@ -1,6 +1,7 @@
 """`sports-prophet`: the project's one command line.
 
   sports-prophet worker [faust worker options]   run a worker (gateway + agents + web views)
+  sports-prophet simulate [match|example] [...]  stream a simulated match (or the old example) into a worker
   sports-prophet schema                          apply cql/*.cql to Cassandra (idempotent)
   sports-prophet settings                        print every setting, its variable and default
 """
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = ["sports-prophet", "worker", "--loglevel", "info", *rest]
         app.main()
         return 0
+    if command == "simulate":
+        from simulator.stream import main as simulate
+        return simulate(rest)
     if command == "schema":
         from cql.apply import apply_schema
         apply_schema()

@@ -36,8 +36,8 @@ def unique(prefix: str) -> str:
 
 
 class Worker(WorkerProcess):
-    def __init__(self, folder: Path, name: str) -> None:
-        super().__init__(folder, name, TEST_ENV)
+    def __init__(self, folder: Path, name: str, app_id: str | None = None) -> None:
+        super().__init__(folder, name, {**TEST_ENV, **({"SP_APP_ID": app_id} if app_id else {})})
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +63,12 @@ def make_worker(stack: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """Start extra workers (same app id) for restart and two-worker tests, stopped when the test ends
     (every member more in the group makes each later rebalance slower)."""
     started: list[Worker] = []
+    group = f"{TEST_ENV['SP_APP_ID']}-{uuid.uuid4().hex[:6]}"
 
     def make(name: str) -> Worker:
-        w = Worker(tmp_path_factory.mktemp("workers"), name)
+        """A worker in this test's own consumer group: restarts and kills here rebalance only this
+        test's workers, never the session worker the other tests use."""
+        w = Worker(tmp_path_factory.mktemp("workers"), name, app_id=group)
         started.append(w)
         return w
 

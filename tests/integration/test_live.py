@@ -195,8 +195,8 @@ async def test_state_continues_after_a_worker_restart(http, make_worker):
     assert summary["motion"]["distance_m"] == pytest.approx(offline["distance_m"])
 
 
-async def test_two_workers_both_answer_for_every_run(http, worker, make_worker):
-    other = make_worker("worker-b").start()
+async def test_two_workers_both_answer_for_every_run(http, make_worker):
+    worker, other = make_worker("worker-a2").start(), make_worker("worker-b").start()
     device = await register(http, worker, GPS)
     run_ids = [unique("run") for _ in range(6)]
     for run in run_ids:

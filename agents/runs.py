@@ -122,14 +122,13 @@ async def handle(event: EventT) -> None:
     state = owned.get(key)
     was_finished = state is not None and state["status"] == "finished"
     kind = value.get("type", "readings")
+    if state is None and kind in ("readings", "config"):     # both start a run; stop and silence need one
+        state = run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds)
     if kind == "readings":
-        device_id, run_id = value["device_id"], value["run_id"]
-        state = state or run_state.new_run(device_id, run_id, settings.default_window_seconds)
         state, closed, alerts = run_state.apply_readings(state, value["readings"], message.offset,
                                                          value["received_at"], settings.grace_seconds,
                                                          value.get("time_field"))
     elif kind == "config":
-        state = state or run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds)
         state, closed = run_state.apply_config(state, value["config"])
         alerts = []
     elif kind == "stop" and state is not None:

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from faust.types import EventT
 
 from agents import run_state
-from models.run import parse_run_topic, run_key
+from models.run import parse_run_topic, run_key, run_topic
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
 
@@ -32,6 +32,10 @@ control_topic = app.topic(f"{settings.app_id}-run-control", key_serializer="raw"
                           partitions=settings.topic_partitions, internal=True)
 alerts_topic = app.topic(f"{settings.app_id}-alerts", key_serializer="raw", value_serializer="json",
                          partitions=settings.topic_partitions, internal=True)
+# What the run agent derives, for the archive sink (agents/sink.py): closed windows, alerts and
+# run summaries, keyed by run like everything else.
+outputs_topic = app.topic(f"{settings.app_id}-run-outputs", key_serializer="raw", value_serializer="json",
+                          partitions=settings.topic_partitions, internal=True)
 # Which runs are finished, as every worker must see it to subscribe to the same topics: a compacted
 # one-partition topic that each worker reads whole (not through the consumer group).
 status_topic = app.topic(f"{settings.app_id}-run-status", key_serializer="raw", value_serializer="json",
@@ -114,6 +118,19 @@ class RunChanges:
 run_changes = RunChanges()
 
 
+SUMMARY_EVERY_S = 2.0
+_summarized_at: dict[str, float] = {}
+
+
+def summary_due(key: str) -> bool:
+    """Archive a busy run's summary at least every SUMMARY_EVERY_S, even between window closes."""
+    now = time.monotonic()
+    if now - _summarized_at.get(key, 0.0) < SUMMARY_EVERY_S:
+        return False
+    _summarized_at[key] = now
+    return True
+
+
 async def handle(event: EventT) -> None:
     """Apply one record (a batch of readings, or a control message) to its run."""
     message = event.message
@@ -145,15 +162,28 @@ async def handle(event: EventT) -> None:
         return
     owned.put(key, state)
     run_changes.notify(key)
-    if state["status"] == "finished" and not was_finished:
-        await run_statuses.publish(key, "finished")
+    finishing = state["status"] == "finished" and not was_finished
     if closed:
-        rows = run_windows[key.encode()] + [run_state.window_row(w) for w in closed]
-        run_windows[key.encode()] = rows[-settings.window_history:]
+        rows = [run_state.window_row(w) for w in closed]
+        run_windows[key.encode()] = (run_windows[key.encode()] + rows)[-settings.window_history:]
+        for row in rows:
+            await outputs_topic.send(key=key.encode(), value={"type": "window", "device_id": state["device_id"],
+                                                              "run_id": state["run_id"], "row": row})
     if alerts:
         run_alerts[key.encode()] = (run_alerts[key.encode()] + alerts)[-settings.alert_history:]
         for alert in alerts:
             await alerts_topic.send(key=key.encode(), value=alert)
+            await outputs_topic.send(key=key.encode(), value={"type": "alert", "alert": alert})
+    if closed or alerts or kind != "readings" or finishing or summary_due(key):
+        # The archived summary follows the windows; it is the run's last output once it finishes.
+        sent = await outputs_topic.send(key=key.encode(), value={
+            "type": "summary", "summary": run_state.summary(state), "produced_at": time.time()})
+        if finishing:
+            summary_at = await sent
+            await run_statuses.publish(key, "finished", {
+                "run_topic": run_topic(state["device_id"], state["run_id"]), "partition": message.partition,
+                "last_offset": state["last_offset"], "outputs_partition": summary_at.partition,
+                "outputs_offset": summary_at.offset})
     # faust-streaming commits a record's offset without flushing the table changelog writes its
     # processing made (DESIGN.md, "Exactly once, without trusting Faust's transactions"): a worker
     # killed in between lost those state updates for good (seen: 40 of 600 readings after one
@@ -173,15 +203,17 @@ async def process_runs(stream) -> None:
 # ------------------------------------------------------------------ run statuses
 
 class RunStatuses:
-    """Every worker's view of which runs are finished, read whole from the compacted status topic.
+    """Every worker's view of each run's status, read whole from the compacted status topic.
 
-    A finished run's topic leaves the live subscription, so the subscription (and the cost of
-    each rebalance) stays bounded however many runs the system has seen. Writing to a finished
-    run reopens it first (see `reopen`), so its new readings are consumed again.
+    active → finished (stop-stream or long silence; the record says where the run's last records
+    are) → archived (the sink has written those records to Cassandra: agents/sink.py). An archived
+    run's topic leaves the live subscription, so the subscription (and the cost of each rebalance)
+    stays bounded however many runs the system has seen. Writing to a finished or archived run
+    reopens it first (see `reopen`), so its new readings are consumed again.
     """
 
     def __init__(self) -> None:
-        self.finished: set[str] = set()
+        self.statuses: dict[str, dict[str, Any]] = {}
         self.caught_up = asyncio.Event()
 
     async def follow(self) -> None:
@@ -194,27 +226,36 @@ class RunStatuses:
                 batches = await consumer.getmany(timeout_ms=200)
                 for messages in batches.values():
                     for message in messages:
-                        key, status = message.key.decode(), json.loads(message.value)["status"]
-                        (self.finished.add if status == "finished" else self.finished.discard)(key)
+                        self.statuses[message.key.decode()] = json.loads(message.value)
                 if not batches:
                     self.caught_up.set()
         finally:
             await consumer.stop()
 
-    async def publish(self, key: str, status: str) -> None:
-        acked = await status_topic.send(key=key.encode(), value={"status": status, "at": time.time()})
+    async def publish(self, key: str, status: str, finish: dict[str, Any] | None = None) -> None:
+        record = {"status": status, "at": time.time(), "finish": finish}
+        acked = await status_topic.send(key=key.encode(), value=record)
         await acked
-        (self.finished.add if status == "finished" else self.finished.discard)(key)
+        self.statuses[key] = record
 
     async def reopen(self, device_id: str, run_id: str) -> None:
-        """Before writing to a finished run: mark it active, so every worker subscribes to it again."""
+        """Before writing to a finished run: mark it active, so every worker subscribes to it again.
+        (Should a sink archive it in the instant between, the next write reopens it again.)"""
         key = run_key(device_id, run_id)
-        if key in self.finished:
+        if self.status(key) != "active":
             await self.publish(key, "active")
 
-    def is_finished(self, topic: str) -> bool:
+    def status(self, key: str) -> str:
+        return self.statuses.get(key, {}).get("status", "active")
+
+    def is_archived(self, topic: str) -> bool:
         parsed = parse_run_topic(topic)
-        return parsed is not None and run_key(*parsed) in self.finished
+        return parsed is not None and self.status(run_key(*parsed)) == "archived"
+
+    def pending_archive(self) -> dict[str, dict[str, Any]]:
+        """Finished runs not yet archived, with where their last records are."""
+        return {key: record["finish"] for key, record in self.statuses.items()
+                if record["status"] == "finished" and record.get("finish")}
 
 
 run_statuses = RunStatuses()
@@ -261,10 +302,10 @@ class RunSubscription:
                         time.monotonic() - self.busy_since)
         self.busy_since = None
         self.reflag_if_dropped()
-        found = {t for t in await gateway.run_topics() if not run_statuses.is_finished(t)}
+        found = {t for t in await gateway.run_topics() if not run_statuses.is_archived(t)}
         new = sorted(found - self.subscribed)
         usable = set(self.usable(await gateway.partition_counts(new))) if new else set()
-        wanted = (self.subscribed & found) | usable          # deleted topics leave the subscription
+        wanted = (self.subscribed & found) | usable          # deleted and archived topics leave it
         if wanted == self.subscribed:
             return
         live = _live_topic()

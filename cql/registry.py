@@ -74,9 +74,14 @@ class DeviceRegistry:
         cached = self._cache.get(device_id)
         if cached and not fresh and time.monotonic() - cached[0] < settings.registry_cache_seconds:
             return cached[1]
-        row = (await execute(
-            "SELECT device_id, schema_json, created_at, updated_at FROM {ks}.devices WHERE device_id = ?",
-            (device_id,))).one()
+        try:
+            row = (await execute(
+                "SELECT device_id, schema_json, created_at, updated_at FROM {ks}.devices WHERE device_id = ?",
+                (device_id,))).one()
+        except Exception:
+            if cached:      # Cassandra unreachable: keep serving a device we knew, so ingest and live queries go on
+                return cached[1]
+            raise
         device = None if row is None else Device(
             row.device_id, json.loads(row.schema_json),
             row.created_at.replace(tzinfo=timezone.utc), row.updated_at.replace(tzinfo=timezone.utc))

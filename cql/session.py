@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from functools import lru_cache
-from typing import Any
+from typing import Any, AsyncIterator
 
 from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
-from cassandra.query import PreparedStatement
+from cassandra.query import PreparedStatement, Statement
 
 from sports_prophet.config import settings
 
@@ -37,10 +37,17 @@ def prepare(cql: str) -> PreparedStatement:
 
 
 async def execute(cql: str, params: tuple | list = ()) -> Any:
-    """Run a prepared statement without blocking the event loop; returns the driver's ResultSet."""
+    """Run a prepared statement without blocking the event loop; returns the driver's whole ResultSet."""
+    return (await run(prepare(cql), params)).result()
+
+
+async def run(statement: Statement | PreparedStatement, params: tuple | list | None = None,
+              paging_state: bytes | None = None) -> ResponseFuture:
+    """Execute any statement without blocking the event loop. Returns the settled future; its
+    `result()` is a ResultSet whose `current_rows` and `paging_state` are one page."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future = loop.create_future()
-    future: ResponseFuture = session().execute_async(prepare(cql), params)
+    future: ResponseFuture = session().execute_async(statement, params, paging_state=paging_state)
 
     def on_result(_rows: Any) -> None:
         loop.call_soon_threadsafe(_settle, done, future, None)
@@ -58,6 +65,18 @@ def _settle(done: asyncio.Future, future: ResponseFuture, exc: BaseException | N
     if exc is not None:
         done.set_exception(exc)
     else:
-        # The callback saw only the first page; `result()` returns the whole ResultSet
-        # (paging through later pages synchronously is fine for the small results we read this way).
-        done.set_result(future.result())
+        done.set_result(future)
+
+
+async def pages(cql: str, params: tuple | list, page_size: int = 1000) -> AsyncIterator[list[Any]]:
+    """The rows of a query one page at a time, each fetched without blocking the event loop,
+    so a large result (a whole run's readings) is streamed instead of held in memory."""
+    statement = prepare(cql).bind(params)
+    statement.fetch_size = page_size
+    state: bytes | None = None
+    while True:
+        page = (await run(statement, None, paging_state=state)).result()
+        yield list(page.current_rows)      # this page only; iterating `page` would fetch the rest
+        state = page.paging_state
+        if not state:
+            return

@@ -54,8 +54,11 @@ class GatewayService(mode.Service):
 def load_components() -> None:
     """Import the modules that attach agents and views to `app` (they import `app` from here)."""
     import agents.runs  # noqa: F401
+    import agents.sink  # noqa: F401
     import web.devices  # noqa: F401
+    import web.export  # noqa: F401
     import web.health  # noqa: F401
+    import web.history  # noqa: F401
     import web.index  # noqa: F401
     import web.ingest  # noqa: F401
     import web.live  # noqa: F401

@@ -88,6 +88,11 @@ class Settings:
         "SP_WINDOW_HISTORY", "2000", "Closed windows kept per run in the live table (older ones: Cassandra)", int)
     alert_history: int = _setting(
         "SP_ALERT_HISTORY", "500", "Alerts kept per run in the live table", int)
+    sink_concurrency: int = _setting(
+        "SP_SINK_CONCURRENCY", "32", "Cassandra writes (single rows or one-partition batches) the sink keeps in flight",
+        int)
+    sink_batch_records: int = _setting(
+        "SP_SINK_BATCH_RECORDS", "200", "Kafka records the sink writes per poll before committing their offsets", int)
     dedup_ttl_seconds: int = _setting(
         "SP_DEDUP_TTL_SECONDS", "86400", "How long Sensor Logger message ids are remembered against retries", int)
 

@@ -6,7 +6,7 @@ heaps, and started in the background. `up` waits until each one answers a real
 request (a Kafka metadata request, a CQL `SELECT release_version`); `down` stops
 exactly the processes `up` started, by pid.
 
-Usage: scripts/stack up|down|status|logs
+Usage: scripts/stack up|down [kafka|cassandra]...   scripts/stack status|logs
 """
 
 from __future__ import annotations
@@ -364,10 +364,20 @@ def stop(service: Service) -> None:
     service.pid_file.unlink(missing_ok=True)
 
 
-def up() -> None:
-    for service in SERVICES:   # start both JVMs first, so they boot in parallel
+def chosen(names: list[str]) -> list[Service]:
+    """The services named (all when none is), in start order."""
+    unknown = set(names) - {s.name for s in SERVICES}
+    if unknown:
+        raise StackError(f"unknown service {', '.join(sorted(unknown))}: choose from "
+                         f"{', '.join(s.name for s in SERVICES)}")
+    return [s for s in SERVICES if not names or s.name in names]
+
+
+def up(names: list[str] = []) -> None:  # noqa: B006 — never mutated
+    services = chosen(names)
+    for service in services:   # start both JVMs first, so they boot in parallel
         start(service)
-    for service in SERVICES:
+    for service in services:
         wait_ready(service)
     from cql.apply import apply_schema
     apply_schema()
@@ -375,8 +385,8 @@ def up() -> None:
         f"{settings.cassandra_contact_points[0]}:{settings.cassandra_port}; logs in {settings.stack_dir / 'logs'}")
 
 
-def down() -> None:
-    for service in reversed(SERVICES):
+def down(names: list[str] = []) -> None:  # noqa: B006 — never mutated
+    for service in reversed(chosen(names)):
         stop(service)
 
 
@@ -404,9 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     command = args[0] if args else "status"
     try:
         if command == "up":
-            up()
+            up(args[1:])
         elif command == "down":
-            down()
+            down(args[1:])
         elif command == "status":
             return status()
         elif command == "logs":

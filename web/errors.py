@@ -11,6 +11,10 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable
+
+from cql.session import CassandraUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,9 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
         if exc.status == 413:
             return error_response(413, "request body too large", exc.text)
         return error_response(exc.status, exc.reason, f"{request.method} {request.path}")
+    except (CassandraUnavailable, NoHostAvailable, OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout) as exc:
+        return error_response(503, "Cassandra is unavailable; retry shortly",
+                              f"{type(exc).__name__}: {exc}. Is it running? `scripts/stack status`")
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal error", "this is a bug; the worker log has the traceback")

@@ -1,4 +1,5 @@
-"""GET /health: whether this worker can reach Kafka and Cassandra (200 when both answer, else 503)."""
+"""GET /health: whether this worker can reach Kafka and Cassandra, and whether its archive sink keeps
+up (200 when all is well, else 503 with the part that is not)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from aiohttp import web
 from faust.web import Request, Response, View
 
+from agents.sink import sink
 from cql.session import execute
 from sports_prophet.app import app, gateway
 
@@ -24,6 +26,7 @@ class Health(View):
     async def get(self, request: Request) -> Response:
         kafka = await check(gateway.run_topics)
         cassandra = await check(lambda: execute("SELECT release_version FROM system.local"))
-        ok = kafka["ok"] and cassandra["ok"]
-        return web.json_response({"status": "ok" if ok else "degraded", "kafka": kafka, "cassandra": cassandra},
-                                 status=200 if ok else 503)
+        archive = await sink.health()
+        ok = kafka["ok"] and cassandra["ok"] and not archive["behind"]
+        return web.json_response({"status": "ok" if ok else "degraded", "kafka": kafka, "cassandra": cassandra,
+                                  "sink": archive}, status=200 if ok else 503)

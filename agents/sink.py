@@ -1,0 +1,149 @@
+"""The archive sink: every reading, closed window, alert and run summary, written to Cassandra.
+
+It runs in every worker beside the run agent but consumes with a consumer group of its own
+(`<app id>-sink`), for two reasons:
+- A Cassandra outage must not stop live processing. Inside the Faust agent's stream, a sink
+  blocked on Cassandra would fill its buffer and stall every agent of the worker.
+- Offsets must never be committed past what Cassandra has. This consumer commits a poll's offsets
+  only after every row of that poll is written (`ArchiveWriter.write` retries until it is), so a
+  crash or an outage at worst rewrites rows, and rewrites are idempotent (cql/archive.py).
+
+It reads the same run topics as the run agent (the live subscription, `agents.runs.subscription`)
+and the agent's outputs topic. Once a finished run's last records are written, `archive_finished`
+marks the run archived and it leaves both subscriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from agents.runs import outputs_topic, run_statuses, subscription
+from cql.archive import ArchiveWriter, Write, output_writes, reading_writes
+from models.run import parse_run_topic
+from sports_prophet.app import app, gateway
+from sports_prophet.config import settings
+
+log = logging.getLogger(__name__)
+
+SINK_GROUP = f"{settings.app_id}-sink"
+BEHIND_AFTER_S = 10.0          # unwritten records older than this make /health say the sink is behind
+
+
+def record_writes(topic: str, offset: int, value: dict[str, Any]) -> list[Write]:
+    """The rows one record becomes: a run topic's readings (its config and stop records write
+    nothing), or a row of the run agent's outputs."""
+    if parse_run_topic(topic) is not None:
+        return reading_writes(value, offset) if value.get("type", "readings") == "readings" else []
+    return output_writes(value)
+
+
+class ArchiveSink:
+    def __init__(self) -> None:
+        self.writer = ArchiveWriter(concurrency=settings.sink_concurrency)
+        self.consumer: AIOKafkaConsumer | None = None
+        self.topics: set[str] = set()
+        self.committed: dict[TopicPartition, int] = {}
+        self.caught_up_at = time.time()
+
+    def wanted_topics(self) -> set[str]:
+        return subscription.subscribed | {outputs_topic.get_topic_name()}
+
+    async def run(self) -> None:
+        await outputs_topic.maybe_declare()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=SINK_GROUP, enable_auto_commit=False,
+            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+        await self.consumer.start()
+        try:
+            while True:
+                await self.poll_once()
+        finally:
+            await self.consumer.stop()
+
+    async def poll_once(self) -> None:
+        assert self.consumer is not None
+        wanted = self.wanted_topics()
+        if wanted != self.topics:
+            self.consumer.subscribe(sorted(wanted))
+            self.topics = wanted
+            self.committed = {}
+        polled = await self.consumer.getmany(timeout_ms=500, max_records=settings.sink_batch_records)
+        if not polled:
+            if await self.lag() == 0:
+                self.caught_up_at = time.time()
+            return
+        writes = [w for tp, messages in polled.items() for m in messages
+                  for w in record_writes(tp.topic, m.offset, json.loads(m.value))]
+        await self.writer.write(writes)
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in polled.items()}
+        try:
+            await self.consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in offsets.items()})
+            self.committed.update(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced while we wrote: the partitions' new owner rewrites these rows
+            # from the last commit (idempotently).
+            log.info("sink commit skipped after a rebalance (%s); the new owner rewrites these rows", exc)
+
+    async def lag(self) -> int:
+        """Records in this worker's sink partitions not yet written to Cassandra."""
+        if self.consumer is None:
+            return 0
+        total = 0
+        for tp in list(self.consumer.assignment()):
+            try:
+                if tp not in self.committed:
+                    self.committed[tp] = await self.consumer.committed(tp) or 0
+                highwater = self.consumer.highwater(tp)
+            except (AssertionError, KafkaError):     # revoked by a rebalance meanwhile: not ours to count
+                continue
+            total += max(0, (highwater or 0) - self.committed[tp])
+        return total
+
+    async def health(self) -> dict[str, Any]:
+        lag = await self.lag()
+        if lag == 0:
+            self.caught_up_at = time.time()
+        behind = self.writer.health.failing_since is not None or time.time() - self.caught_up_at > BEHIND_AFTER_S
+        return {"behind": behind, "unwritten_records": lag, **self.writer.health.as_json()}
+
+
+sink = ArchiveSink()
+
+
+@app.task
+async def archive_to_cassandra() -> None:
+    await run_statuses.caught_up.wait()       # the subscription is known only after the statuses are
+    while True:
+        try:
+            await sink.run()
+        except KafkaError as exc:
+            log.warning("archive sink lost Kafka (%s); restarting it", exc)
+            await asyncio.sleep(1)
+
+
+@app.timer(interval=1.0)
+async def archive_finished() -> None:
+    """Mark finished runs archived once the sink has committed past their last records: the last
+    readings record in the run topic and the final summary in the outputs topic. Archived runs
+    leave the live subscription (and the sink's)."""
+    pending = run_statuses.pending_archive()
+    if not pending:
+        return
+    assert gateway.admin is not None
+    committed = {tp: meta.offset for tp, meta in
+                 (await gateway.admin.list_consumer_group_offsets(SINK_GROUP)).items()}
+    outputs = outputs_topic.get_topic_name()
+    for key, finish in pending.items():
+        readings_done = finish["last_offset"] is None or \
+            committed.get(TopicPartition(finish["run_topic"], finish["partition"]), -1) > finish["last_offset"]
+        outputs_done = committed.get(TopicPartition(outputs, finish["outputs_partition"]), -1) > finish["outputs_offset"]
+        if readings_done and outputs_done:
+            await run_statuses.publish(key, "archived", finish)

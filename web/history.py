@@ -1,0 +1,133 @@
+"""History API: runs, readings, windows, summaries and alerts from Cassandra (the archive the sink
+writes). Unlike the live routes, any worker answers these from the database, including for runs
+no worker holds any more."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+from faust.web import Request, Response, View
+
+from cql import history
+from models.device import parse_instant
+from sports_prophet.app import app
+from web.devices import path_id
+from web.errors import ApiError, not_found
+
+MAX_LIMIT = 10_000
+DEFAULT_READINGS = 1_000
+MAX_DAYS = 366
+FOREVER_MS = 253_402_300_799_999          # 9999-12-31T23:59:59.999Z, the last instant CQL's timestamp shows
+
+
+def query_limit(request: Request, default: int) -> int:
+    raw = request.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(422, "invalid limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def query_instant_ms(request: Request, name: str, default: int) -> int:
+    """`from` / `to` as epoch milliseconds; they take ISO 8601 or epoch seconds (or ms, µs, ns)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value: Any = float(raw)
+    except ValueError:
+        value = raw
+    seconds = parse_instant(value)
+    if seconds is None:
+        raise ApiError(422, f"invalid {name}", f"{name} must be ISO 8601 (2026-05-01T12:00:00Z) or epoch seconds, "
+                                               f"got {raw!r}")
+    return round(seconds * 1000)
+
+
+def time_range(request: Request) -> tuple[int, int]:
+    start, end = query_instant_ms(request, "from", 0), query_instant_ms(request, "to", FOREVER_MS)
+    if start > end:
+        raise ApiError(422, "invalid range", "from must not be after to")
+    return start, end
+
+
+def query_day(request: Request, name: str, default: date) -> date:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(422, f"invalid {name}", f"{name} must be a date, YYYY-MM-DD, got {raw!r}") from None
+
+
+async def archived_summary(device_id: str, run_id: str) -> dict[str, Any]:
+    """The run's archived summary; 404 when the archive has nothing of the run."""
+    found = await history.summary(path_id(device_id, "device_id"), path_id(run_id, "run_id"))
+    if found is None and not await history.buckets(device_id, run_id):
+        raise not_found("run", f"the archive has no run {device_id}/{run_id} (unknown, or not written yet)")
+    return found or {"device_id": device_id, "run_id": run_id}
+
+
+@app.page("/history/runs")
+class HistoryRuns(View):
+    """Archived runs: a device's runs (`?device_id=`), or the runs started on the days
+    `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 7 days), with distance and top speed."""
+
+    async def get(self, request: Request) -> Response:
+        device_id = request.query.get("device_id")
+        if device_id is not None:
+            runs = await history.device_runs(path_id(device_id, "device_id"))
+            return web.json_response({"device_id": device_id, "runs": runs})
+        today = datetime.now(timezone.utc).date()
+        first, last = query_day(request, "from", today - timedelta(days=6)), query_day(request, "to", today)
+        if first > last or (last - first).days >= MAX_DAYS:
+            raise ApiError(422, "invalid range", f"from must not be after to, and at most {MAX_DAYS} days apart")
+        runs = [run for offset in range((last - first).days + 1)
+                for run in await history.runs_on(first + timedelta(days=offset))]
+        return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "runs": runs})
+
+
+@app.page("/history/{device_id}/{run_id}/summary")
+class HistorySummary(View):
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        return web.json_response(await archived_summary(device_id, run_id))
+
+
+@app.page("/history/{device_id}/{run_id}/readings")
+class HistoryReadings(View):
+    """A run's readings in event-time order, `limit` per page; pass a page's `next` as `after`."""
+
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        start, end = time_range(request)
+        limit = query_limit(request, DEFAULT_READINGS)
+        after = None
+        if "after" in request.query:
+            try:
+                after = history.Cursor.decode(request.query["after"])
+            except ValueError as exc:
+                raise ApiError(422, "invalid after", str(exc)) from exc
+        await archived_summary(device_id, run_id)
+        readings, cursor = await history.readings_page(device_id, run_id, start, end, limit, after)
+        return web.json_response({"device_id": device_id, "run_id": run_id, "readings": readings,
+                                  "next": cursor.encode() if cursor else None})
+
+
+@app.page("/history/{device_id}/{run_id}/windows")
+class HistoryWindows(View):
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        start, end = time_range(request)
+        limit = query_limit(request, MAX_LIMIT)
+        await archived_summary(device_id, run_id)
+        return web.json_response({"device_id": device_id, "run_id": run_id,
+                                  "windows": await history.windows(device_id, run_id, start, end, limit)})
+
+
+@app.page("/history/{device_id}/{run_id}/alerts")
+class HistoryAlerts(View):
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        limit = query_limit(request, MAX_LIMIT)
+        await archived_summary(device_id, run_id)
+        return web.json_response({"device_id": device_id, "run_id": run_id,
+                                  "alerts": await history.alerts(device_id, run_id, limit)})

@@ -96,6 +96,36 @@ def get_run(key: str) -> dict[str, Any] | None:
     return owned.get(key)
 
 
+class SkippedRecords:
+    """Recovers records Faust skipped. faust-streaming can drop a fetched record when a rebalance
+    suspends the flow while it is being delivered (transport/consumer.py: `wait_first(callback(message),
+    suspend_flow.wait())` then marks it read); seen here as the first record of a new run topic
+    never reaching the agent. The agent notices the gap in the run topic's offsets and seeks back."""
+
+    SEEK_EVERY_S = 1.0          # records skipped between seeks are re-read by the earlier seek
+
+    def __init__(self) -> None:
+        self.sought_at: dict[Any, float] = {}
+
+    async def recover(self, tp: Any, expected: int) -> bool:
+        """True when the consumer was sent back to `expected`; False when Kafka no longer has it
+        (retention deleted it), so the gap must be accepted."""
+        first = await gateway.first_offset(tp.topic, tp.partition)
+        if expected < first:
+            log.error("%s[%d]: records %d..%d are gone from Kafka (retention); continuing after the gap",
+                      tp.topic, tp.partition, expected, first - 1)
+            return False
+        if time.monotonic() - self.sought_at.get(tp, 0.0) >= self.SEEK_EVERY_S:
+            log.warning("%s[%d]: record %d was skipped by the consumer; seeking back to it",
+                        tp.topic, tp.partition, expected)
+            await app.consumer.seek(tp, expected)
+            self.sought_at[tp] = time.monotonic()
+        return True
+
+
+skipped = SkippedRecords()
+
+
 class RunChanges:
     """Wakes live views when a run this worker owns changes, so they push instead of polling."""
 
@@ -139,18 +169,27 @@ async def handle(event: EventT) -> None:
     state = owned.get(key)
     was_finished = state is not None and state["status"] == "finished"
     kind = value.get("type", "readings")
-    if state is None and kind in ("readings", "config"):     # both start a run; stop and silence need one
+    from_run_topic = parse_run_topic(message.topic) is not None
+    if from_run_topic:
+        # A run topic holds one run, so its records' offsets are contiguous: apply each exactly once,
+        # in order (state["source_next"] is the next offset to apply, kept with the state it made).
+        expected = state.get("source_next", 0) if state else 0
+        if message.offset < expected:
+            return                                   # a replay of a record already applied
+        if message.offset > expected and await skipped.recover(message.tp, expected):
+            return                                   # Faust skipped records: re-read them first
+    if state is None and (kind in ("readings", "config") or from_run_topic):   # silence needs a run
         state = run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds)
+    closed: list[dict] = []
+    alerts: list[dict] = []
     if kind == "readings":
         state, closed, alerts = run_state.apply_readings(state, value["readings"], message.offset,
                                                          value["received_at"], settings.grace_seconds,
                                                          value.get("time_field"))
     elif kind == "config":
         state, closed = run_state.apply_config(state, value["config"])
-        alerts = []
-    elif kind == "stop" and state is not None:
+    elif kind == "stop":
         state, closed = run_state.apply_stop(state)
-        alerts = []
     elif kind == "silence" and state is not None:
         if (state["last_received_at"] or 0) > value["checked_at"] - settings.silence_seconds:
             return                              # readings arrived after the check was sent
@@ -158,8 +197,10 @@ async def handle(event: EventT) -> None:
         if value["checked_at"] - (state["last_received_at"] or 0) >= settings.finish_after_seconds:
             state, more = run_state.apply_stop(state)
             closed += more
-    else:
+    elif not from_run_topic:
         return
+    if from_run_topic:
+        state = {**state, "source_next": message.offset + 1}
     owned.put(key, state)
     run_changes.notify(key)
     finishing = state["status"] == "finished" and not was_finished

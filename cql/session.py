@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any, AsyncIterator
 
 from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
+from cassandra.policies import ExponentialReconnectionPolicy
 from cassandra.query import PreparedStatement, Statement
 
 from sports_prophet.config import settings
@@ -19,8 +20,10 @@ class CassandraUnavailable(RuntimeError):
 @lru_cache(maxsize=1)
 def session() -> Session:
     """Connect once per process: the driver's Session is thread-safe and pools connections."""
+    # Reconnect within seconds of an outage ending (the driver's default back-off grows to 10 minutes).
     cluster = Cluster(settings.cassandra_contact_points, port=settings.cassandra_port,
-                      connect_timeout=5, protocol_version=5)
+                      connect_timeout=5, protocol_version=5,
+                      reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0))
     try:
         return cluster.connect()
     except NoHostAvailable as exc:

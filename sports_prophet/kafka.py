@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -164,6 +165,12 @@ class KafkaGateway:
 
     # ------------------------------------------------------------ reading back
 
+    async def first_offset(self, topic: str, partition: int) -> int:
+        """The oldest offset Kafka still has in a partition (retention moves it up)."""
+        tp = TopicPartition(topic, partition)
+        async with reader() as consumer:
+            return (await consumer.beginning_offsets([tp]))[tp]
+
     async def latest_readings(self, topic: str, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` readings of a run topic, newest first.
 
@@ -174,10 +181,7 @@ class KafkaGateway:
         if not count:
             raise UnknownTopic(topic)
         partitions = [TopicPartition(topic, p) for p in range(count)]
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                                    group_id=None, value_deserializer=json.loads)
-        await consumer.start()
-        try:
+        async with reader() as consumer:
             consumer.assign(partitions)
             ends = await consumer.end_offsets(partitions)
             starts = await consumer.beginning_offsets(partitions)
@@ -194,12 +198,22 @@ class KafkaGateway:
                                         message.value))
                         if message.offset + 1 >= wanted.get(tp, 0):
                             wanted.pop(tp, None)
-        finally:
-            await consumer.stop()
         records = [r for r in records if "readings" in r[3]]        # leave out config/stop records
         records.sort(key=lambda r: (r[0], r[2]), reverse=True)
         newest_first = [reading["data"] for *_, batch in records for reading in reversed(batch["readings"])]
         return newest_first[:limit]
+
+
+@asynccontextmanager
+async def reader() -> AsyncIterator[AIOKafkaConsumer]:
+    """A group-less consumer for reading back a few records or offsets."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                                group_id=None, value_deserializer=json.loads)
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
 
 
 def _dumps(value: Any) -> bytes:

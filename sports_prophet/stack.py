@@ -308,6 +308,9 @@ def start(service: Service) -> None:
         say(f"    {service.name}: already running (pid {running_pid(service)})")
         return
     for port in service.ports:
+        deadline = time.monotonic() + 15          # a server stopped a moment ago may still hold it
+        while port_taken(port) and time.monotonic() < deadline:
+            time.sleep(0.5)
         if port_taken(port):
             raise StackError(
                 f"port {port} (for {service.name}) is taken by another process: find it with "

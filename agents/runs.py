@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from agents import run_state
 from models.run import parse_run_topic, run_key, run_topic
@@ -99,13 +99,37 @@ def get_run(key: str) -> dict[str, Any] | None:
 class SkippedRecords:
     """Recovers records Faust skipped. faust-streaming can drop a fetched record when a rebalance
     suspends the flow while it is being delivered (transport/consumer.py: `wait_first(callback(message),
-    suspend_flow.wait())` then marks it read); seen here as the first record of a new run topic
-    never reaching the agent. The agent notices the gap in the run topic's offsets and seeks back."""
+    suspend_flow.wait())` then marks it read; faust issues 175, 523); seen here as the first or the
+    last record of a burst never reaching the agent. Two signs give it away: a gap in a run topic's
+    offsets (`handle`), and a run whose partition's highwater stays ahead of what it applied
+    (`watch`). Either way the consumer seeks back to the first missing record."""
 
     SEEK_EVERY_S = 1.0          # records skipped between seeks are re-read by the earlier seek
+    STALLED_AFTER_S = 5.0       # no progress this long while Kafka has more: a dropped record
 
     def __init__(self) -> None:
         self.sought_at: dict[Any, float] = {}
+        self.progress: dict[str, tuple[int, float]] = {}
+
+    async def watch(self, key: str, state: dict[str, Any]) -> None:
+        """Called each second per owned run: seek back when its partition has records beyond the
+        last one applied and the run has not moved for STALLED_AFTER_S."""
+        if state.get("source_partition") is None:
+            return
+        tp = TP(run_topic(state["device_id"], state["run_id"]), state["source_partition"])
+        try:
+            highwater = app.consumer.highwater(tp)
+        except Exception:       # not assigned here (any more): not ours to watch
+            return
+        applied = state["source_next"]
+        seen = self.progress.get(key)
+        if not highwater or highwater <= applied:
+            self.progress.pop(key, None)
+        elif seen is None or seen[0] != applied:
+            self.progress[key] = (applied, time.monotonic())
+        elif time.monotonic() - seen[1] >= self.STALLED_AFTER_S:
+            self.progress[key] = (applied, time.monotonic())
+            await self.recover(tp, applied)
 
     async def recover(self, tp: Any, expected: int) -> bool:
         """True when the consumer was sent back to `expected`; False when Kafka no longer has it
@@ -200,7 +224,7 @@ async def handle(event: EventT) -> None:
     elif not from_run_topic:
         return
     if from_run_topic:
-        state = {**state, "source_next": message.offset + 1}
+        state = {**state, "source_next": message.offset + 1, "source_partition": message.partition}
     owned.put(key, state)
     run_changes.notify(key)
     finishing = state["status"] == "finished" and not was_finished
@@ -409,17 +433,20 @@ async def discover_runs() -> None:
             log.warning("run discovery tick took %.1fs", time.monotonic() - started)
 
 
-# ------------------------------------------------------------------ silence
+# ------------------------------------------------------------------ silence and stalls
 
 @app.timer(interval=1.0)
-async def check_silence() -> None:
+async def watch_runs() -> None:
     """Runs that went quiet get their windows closed and a data-delay alert, through the control topic
-    (tables are written only from the stream, in the partition of the record being processed).
-    Checks the in-memory states; after a rebalance it first loads the runs recovered from changelogs."""
+    (tables are written only from the stream, in the partition of the record being processed); runs
+    whose records Faust dropped are re-read. Checks the in-memory states; after a rebalance it first
+    loads the runs recovered from changelogs."""
     now = time.time()
     if owned.stale and not app.rebalancing and not app.tables.recovery.in_recovery:
         owned.load_all()
     for key, state in list(owned.states.items()):
+        if not app.rebalancing:
+            await skipped.watch(key, state)
         if state["status"] != "active" or not state["last_received_at"]:
             continue
         quiet = now - state["last_received_at"]

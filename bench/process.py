@@ -12,7 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -172,6 +175,24 @@ async def query_latency(url: str, device: str, run: str, clients: int, seconds: 
     return p50, p99, len(latencies)
 
 
+def wrk_latency(url: str, path: str, connections: int, seconds: float) -> tuple[float, float, int] | None:
+    """The same back-to-back query load from wrk, a C client, so the load generator's own Python
+    does not compete with the worker for the 2 cores; p50, p99 in ms and the request count
+    (None when wrk is not installed: scripts/bench installs it)."""
+    if shutil.which("wrk") is None:
+        return None
+    out = subprocess.run(["wrk", f"-c{connections}", "-t2", f"-d{max(1, round(seconds))}s", "--latency", url + path],
+                         capture_output=True, text=True, check=True).stdout
+    quantiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", out, re.M))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return _ms(quantiles["50"]), _ms(quantiles["99"]), requests
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=8)
@@ -208,6 +229,7 @@ async def main() -> None:
             fresh_p50, fresh_p99, fresh_n, new_run_ms = await freshness(live.url, device, args.seconds)
             paced = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, 20)
             saturated = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, None)
+            from_c = wrk_latency(live.url, f"/get-speed/{device}/{runs[0]}", 50, args.seconds / 2)
         finally:
             live.stop()
 
@@ -217,7 +239,9 @@ async def main() -> None:
     print(f"{'two workers, readings processed into tables':58} {two:11,.0f} r/s {two / ceiling:10.2f}x")
     print(f"{'freshness p50 / p99, ack -> /get-speed (' + str(fresh_n) + ' probes)':58} "
           f"{fresh_p50:6.1f} / {fresh_p99:5.1f} ms")
-    for label, (p50, p99, n) in (("50 clients x 20 req/s", paced), ("50 clients back-to-back", saturated)):
+    loads = [("50 clients x 20 req/s", paced), ("50 clients back-to-back", saturated)]
+    loads += [("wrk, 50 connections back-to-back", from_c)] if from_c else []
+    for label, (p50, p99, n) in loads:
         print(f"{'query p50 / p99, ' + label + ' (' + str(n) + ' requests)':58} {p50:6.1f} / {p99:5.1f} ms")
     print(f"{'a new run: first ingest -> visible in /get-speed (rebalance)':58} {new_run_ms:11,.0f} ms")
     print(f"(records of {RECORD_READINGS} readings; worker times include start-up and run discovery)")

@@ -297,6 +297,16 @@ def running_pid(service: Service) -> int | None:
     return pid if str(service.home).encode() in cmdline else None
 
 
+def alive(pid: int) -> bool:
+    """Whether the process runs (an exited child of ours lingers as a zombie until reaped).
+    Checked by state, not by command line: the java launcher may re-exec itself as it starts."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def port_taken(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -332,8 +342,9 @@ def wait_ready(service: Service) -> None:
     deadline = time.monotonic() + service.start_timeout
     started = time.monotonic()
     last_error = ""
+    pid = int(service.pid_file.read_text())
     while time.monotonic() < deadline:
-        if not running_pid(service):
+        if not alive(pid):
             tail = "\n".join(service.log.read_text(errors="replace").splitlines()[-20:])
             raise StackError(f"{service.name} exited during start-up; last lines of {service.log}:\n{tail}")
         try:

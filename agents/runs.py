@@ -353,6 +353,7 @@ class RunSubscription:
         self.current = None
         self.mismatch_seen = False
         self.busy_since: float | None = None
+        self.refused: set[str] = set()
 
     async def tick(self) -> None:
         if app.rebalancing or app.tables.recovery.in_recovery:
@@ -397,13 +398,13 @@ class RunSubscription:
             app.topics._flag_changes()
         self.mismatch_seen = mismatch
 
-    @staticmethod
-    def usable(counts: dict[str, int]) -> list[str]:
+    def usable(self, counts: dict[str, int]) -> list[str]:
         """Refuse a topic whose partition count differs: its state would land in partitions another
         worker owns (Faust checks this only on the group leader; DESIGN.md). Topics not yet
-        described are retried on the next tick."""
+        described are retried on the next tick; a refused topic is logged once."""
         for topic, count in counts.items():
-            if count != settings.topic_partitions:
+            if count != settings.topic_partitions and topic not in self.refused:
+                self.refused.add(topic)
                 log.error("not consuming %s: it has %d partitions, SP_TOPIC_PARTITIONS is %d",
                           topic, count, settings.topic_partitions)
         return [t for t, count in counts.items() if count == settings.topic_partitions]

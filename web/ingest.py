@@ -269,6 +269,10 @@ class StreamSession:
             try:
                 await deliver(self.device, self.run_id, batch)
                 return True
+            except TopicPartitionMismatch as exc:        # retrying cannot help: say why and close
+                await self.send({"error": "run topic has the wrong partition count", "detail": str(exc)})
+                await self.ws.close(code=1011, message=b"run topic has the wrong partition count")
+                return False
             except (KafkaError, KafkaUnavailable) as exc:
                 log.warning("Kafka write for %s/%s failed (attempt %d): %s",
                             self.device.device_id, self.run_id, attempt + 1, exc)

@@ -41,6 +41,15 @@ outputs_topic = app.topic(f"{settings.app_id}-run-outputs", key_serializer="raw"
 status_topic = app.topic(f"{settings.app_id}-run-status", key_serializer="raw", value_serializer="json",
                          partitions=1, internal=True, compacting=True)
 
+
+
+async def declare_unconsumed_topics() -> None:
+    """Create the topics no Faust agent consumes (Faust creates only those): alerts, outputs, statuses.
+    Idempotent; called before the first use of any of them."""
+    for topic in (alerts_topic, outputs_topic, status_topic):
+        await topic.maybe_declare()
+
+
 # Table keys are raw bytes (key_type=bytes selects Faust's raw codec): routing a query hashes the
 # serialized key, which must hash to the partition the gateway's raw record key went to.
 runs = app.Table("runs", default=None, key_type=bytes, partitions=settings.topic_partitions)
@@ -282,7 +291,7 @@ class RunStatuses:
         self.caught_up = asyncio.Event()
 
     async def follow(self) -> None:
-        await status_topic.maybe_declare()
+        await declare_unconsumed_topics()
         consumer = AIOKafkaConsumer(status_topic.get_topic_name(), bootstrap_servers=settings.kafka_bootstrap,
                                     group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
@@ -460,9 +469,3 @@ async def send_control(device_id: str, run_id: str, message: dict[str, Any]) -> 
     until Kafka has it; a finished run is reopened first so the record is consumed."""
     await run_statuses.reopen(device_id, run_id)
     await gateway.write_control(device_id, run_id, message)
-
-
-@app.task
-async def declare_alerts_topic() -> None:
-    """No agent consumes the alerts topic, so Faust would never create it."""
-    await alerts_topic.maybe_declare()

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from agents.runs import outputs_topic, run_statuses, subscription
+from agents.runs import declare_unconsumed_topics, outputs_topic, run_statuses, subscription
 from cql.archive import ArchiveWriter, Write, output_writes, reading_writes
 from models.run import parse_run_topic
 from sports_prophet.app import app, gateway
@@ -57,7 +57,7 @@ class ArchiveSink:
         return subscription.subscribed | {outputs_topic.get_topic_name()}
 
     async def run(self) -> None:
-        await outputs_topic.maybe_declare()
+        await declare_unconsumed_topics()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=SINK_GROUP, enable_auto_commit=False,
             auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)

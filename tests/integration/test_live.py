@@ -251,3 +251,34 @@ async def test_a_killed_worker_resumes_without_losing_or_double_counting(http, m
     offline = offline_summary([(f["timestamp"], f["latitude"], f["longitude"]) for f in fixes])
     assert summary["motion"]["distance_m"] == pytest.approx(offline["distance_m"])
     assert summary["stats"]["hr"]["count"] == 600
+
+
+async def test_two_workers_lose_nothing_when_one_is_killed_and_the_other_restarted_mid_stream(http, make_worker):
+    """The rebalances around a kill -9 and a restart are where Faust drops or stalls records
+    (agents/runs.py, SkippedRecords): every run must still count every reading exactly once."""
+    import signal
+
+    a, b = make_worker("worker-a3").start(), make_worker("worker-b3").start()
+    device = await register(http, a, GPS)
+    runs = {unique("run"): track(300) for _ in range(4)}
+    for step, i in enumerate(range(0, 300, 25)):
+        for run, fixes in runs.items():
+            await post(http, a, f"/ingest/{device}/{run}", fixes[i:i + 25])
+        if step == 4:
+            b.stop(signal.SIGKILL)
+            b.start()
+        if step == 8:
+            a.stop()
+            a.start()
+
+    async def all_counted():
+        for run in runs:
+            for w in (a, b):
+                if not await run_has(http, w, device, run, 300):
+                    return False
+        return True
+
+    await wait_for(all_counted, timeout=90, interval=0.5, what="every reading of every run counted once")
+    for run, fixes in runs.items():
+        stats = await get(http, b, f"/get-stats/{device}/{run}?agg_type=sum")
+        assert stats["stats"]["hr"] == sum(f["hr"] for f in fixes)

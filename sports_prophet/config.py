@@ -65,7 +65,7 @@ class Settings:
     jars_dir: Path = _setting(
         "SP_JARS_DIR", ".stack/jars", "Kafka and Cassandra jars fetched from Maven Central", _repo_path)
     kafka_heap: str = _setting(
-        "SP_KAFKA_HEAP", "512m", "Maximum heap of the local Kafka")
+        "SP_KAFKA_HEAP", "1g", "Maximum heap of the local Kafka (fetches across thousands of partitions need it)")
     cassandra_heap: str = _setting(
         "SP_CASSANDRA_HEAP", "1g", "Maximum heap of the local Cassandra")
     max_message_bytes: int = _setting(

@@ -24,3 +24,20 @@ def _highwater_of_revoked_partition_is_unknown(self: AIOKafkaConsumerThread, tp:
 
 AIOKafkaConsumerThread.highwater = _highwater_of_revoked_partition_is_unknown
 
+
+
+_seek = AIOKafkaConsumerThread.seek
+
+
+def _seek_of_revoked_partition_is_skipped(self: AIOKafkaConsumerThread, partition: TP, offset: int) -> None:
+    """Faust's table Recovery seeks changelog partitions (`Recovery._seek_offsets`) while a new
+    rebalance may already have reset the assignment; aiokafka then asserts ("assignment is None")
+    and the Recovery service, and with it the worker, crashes (seen when new run topics arrived just
+    after start-up). A partition no longer assigned needs no seek: the rebalance that took it
+    starts a new recovery, which seeks again."""
+    if not self._ensure_consumer()._subscription.is_assigned(partition):
+        return
+    _seek(self, partition, offset)
+
+
+AIOKafkaConsumerThread.seek = _seek_of_revoked_partition_is_skipped

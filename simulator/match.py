@@ -102,10 +102,28 @@ _P_ATTACK_END = 0.35
 _RESTART_X_FRACTION = (-0.91, -0.48)
 _PASS_GAIN_M = (3.0, 12.0)  # mean, std of forward progress per pass
 _PASS_LATERAL_SD_M = 14.0
+# An attack that ends is a shot this often (else a cross or through ball that is cleared:
+# a lost ball), ~25 shots a match. Its expected goals (xG) come from a logistic model of
+# distance and the angle the goal mouth subtends (the shape of public xG models; these
+# coefficients give ~0.12 from the penalty spot, ~0.03 from 20 m, ~0.01 from 30 m).
+_P_SHOT = 0.35
+_GOAL_WIDTH_M = 7.32
+_XG_INTERCEPT, _XG_PER_RAD, _XG_PER_M = -1.7, 1.5, -0.12
+# After a goal the ball goes back to the centre spot and, after the celebration and the
+# walk back, the conceding team kicks off.
+_GOAL_RESTART_S = (35.0, 60.0)
 
 # GPS error: AR(1) (Gauss-Markov) per axis; real receiver errors wander
 # slowly because they come from satellite geometry/multipath, not per-fix noise.
 GPS_NOISE_TAU_S = 20.0
+
+
+def shot_xg(distance_m: float, lateral_m: float) -> float:
+    """Expected goals of a shot ``distance_m`` from the goal line, ``lateral_m`` off the goal's centre line."""
+    half = _GOAL_WIDTH_M / 2.0
+    angle = math.atan2(_GOAL_WIDTH_M * distance_m, distance_m**2 + lateral_m**2 - half**2)
+    logit = _XG_INTERCEPT + _XG_PER_RAD * angle + _XG_PER_M * math.hypot(distance_m, lateral_m)
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 class Role(str, Enum):
@@ -171,6 +189,26 @@ class Player:
 PlayerFix = tuple[Player, float, float, float, float]
 
 
+@dataclass(frozen=True)
+class BallEvent:
+    """What the ball process did, for the match-event feed (simulator/events.py) to name.
+
+    ``kind``: "kickoff", "pass", "turnover" (the pass was lost) or "shot". ``team`` had the
+    ball when it happened. ``ball`` and ``target`` are pitch-frame metres: where the ball was
+    and where it goes next; ``positions`` are every player's true positions at that moment
+    (``players`` order), so the feed names the players the motion actually put there.
+    """
+
+    t: float
+    kind: str
+    team: int
+    ball: tuple[float, float]
+    target: tuple[float, float]
+    positions: npt.NDArray[np.float64]
+    xg: float = 0.0
+    goal: bool = False
+
+
 class Match:
     """A 90-minute match producing per-tick positions of all 22 players.
 
@@ -205,10 +243,12 @@ class Match:
         self.pitch = pitch
         self.rate_hz = float(rate_hz)
         self.gps_noise_m = float(gps_noise_m)
-        # Separate streams: changing the GPS noise level must not change the motion.
-        motion_seed, noise_seed = np.random.SeedSequence(seed).spawn(2)
+        # Separate streams: changing the GPS noise level must not change the motion, and
+        # drawing shot outcomes must not shift the motion's own draws.
+        motion_seed, noise_seed, shot_seed = np.random.SeedSequence(seed).spawn(3)
         self._rng = np.random.default_rng(motion_seed)
         self._noise_rng = np.random.default_rng(noise_seed)
+        self._shot_rng = np.random.default_rng(shot_seed)
 
         sx = pitch.length_m / REFERENCE_PITCH_M[0]
         sy = pitch.width_m / REFERENCE_PITCH_M[1]
@@ -250,6 +290,9 @@ class Match:
         self._shape_possession = np.zeros(2)
         self._chasers = np.zeros(n, dtype=bool)
         self._noise = self._noise_rng.normal(0.0, self.gps_noise_m, (n, 2))
+        self._events: list[BallEvent] = []
+        self._clock = 0.0  # match time of the current substep, so events get their own time
+        self._kickoff_due = False  # after a goal: the next ball event is the restart
         self._kickoff()
 
     # ----------------------------------------------------------------- public
@@ -269,6 +312,11 @@ class Match:
         """Each player's individual top speed (m/s), in ``players`` order."""
         return self._vmax.copy()
 
+    def take_events(self) -> list[BallEvent]:
+        """The ball events since the last call, oldest first (handed over, not kept: a match has ~2,000)."""
+        events, self._events = self._events, []
+        return events
+
     def ticks(self, until_s: float = MATCH_DURATION_S) -> Iterator[tuple[float, list[PlayerFix]]]:
         """Yield the state every 1/rate_hz s of match time, from the current time until
         match time ``until_s`` (exclusive; capped at full time)."""
@@ -284,7 +332,8 @@ class Match:
             raise ValueError(f"dt must be positive, got {dt!r}")
         n_sub = max(1, math.ceil(dt / MAX_SUBSTEP_S - 1e-9))
         h = dt / n_sub
-        for _ in range(n_sub):
+        for i in range(n_sub):
+            self._clock = self._t + i * h
             self._substep(h)
         self._advance_noise(dt)
         # Integer tick counts would be exact, but dt may be any float; round
@@ -320,6 +369,8 @@ class Match:
         self._ball_timer = 1.0
         self._shape_ball[:] = 0.0
         self._shape_possession = np.array([1.0, 0.0]) if self._possession == 0 else np.array([0.0, 1.0])
+        self._clock = self._t
+        self._record("kickoff", self._possession)
 
     def _substep(self, h: float) -> None:
         self._advance_ball(h)
@@ -344,25 +395,51 @@ class Match:
         self._ball = self._ball_target.copy() if dist <= move else self._ball + gap * (move / dist)
 
     def _ball_event(self) -> None:
-        """Pass forward/back, lose the ball, or end an attack (shot/cross -> other team restarts)."""
+        """Pass forward/back, lose the ball, or end an attack with a shot (a goal restarts at the
+        centre spot, anything else with the other team deep in its own half)."""
         rng = self._rng
+        team = self._possession
         team_sign = self._possession_sign()
         bx, by = team_sign * self._ball
         r = rng.random()
+        if self._kickoff_due:
+            self._kickoff_due = False
+            self._ball_target = np.array([-8.0 * team_sign, 0.0])  # the kickoff goes back
+            self._ball_timer = rng.uniform(*_BALL_EVENT_S)
+            self._record("kickoff", team)
+            return
         if bx > _ATTACK_END_X_FRACTION * self._half_len and r < _P_ATTACK_END:
             self._possession = 1 - self._possession
+            shot = bool(self._shot_rng.random() < _P_SHOT)
+            xg = shot_xg(self._half_len - bx, by) if shot else 0.0
+            if shot and self._shot_rng.random() < xg:
+                self._ball_target = np.zeros(2)
+                self._ball_timer = self._shot_rng.uniform(*_GOAL_RESTART_S)
+                self._kickoff_due = True
+                self._record("shot", team, xg=xg, goal=True)
+                return
             # New team restarts deep in its own half (goal kick / keeper / recovery).
             restart_x = rng.uniform(*_RESTART_X_FRACTION) * self._half_len
             target = -team_sign * np.array([restart_x, rng.normal(0.0, 12.0)])
+            kind = "shot" if shot else "turnover"
         elif r < _P_TURNOVER:
             self._possession = 1 - self._possession
             target = self._ball + rng.normal(0.0, 4.0, 2)
+            kind, xg = "turnover", 0.0
         else:
             gain = rng.normal(*_PASS_GAIN_M)
             target = team_sign * np.array([bx + gain, 0.5 * by + rng.normal(0.0, _PASS_LATERAL_SD_M)])
+            kind, xg = "pass", 0.0
         ball_lim = np.array([self._half_len - 2.0, self._half_wid - 1.0])
         self._ball_target = np.clip(target, -ball_lim, ball_lim)
         self._ball_timer = rng.uniform(*_BALL_EVENT_S)
+        self._record(kind, team, xg=xg)
+
+    def _record(self, kind: str, team: int, xg: float = 0.0, goal: bool = False) -> None:
+        self._events.append(BallEvent(
+            t=round(self._clock, 9), kind=kind, team=team, ball=(float(self._ball[0]), float(self._ball[1])),
+            target=(float(self._ball_target[0]), float(self._ball_target[1])), positions=self._pos.copy(),
+            xg=xg, goal=goal))
 
     def _targets(self) -> npt.NDArray[np.float64]:
         """Tactical target of every player: home shifted with the ball; nearest outfielder per team goes to the ball."""

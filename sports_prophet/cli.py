@@ -1,7 +1,9 @@
 """`sports-prophet`: the project's one command line.
 
   sports-prophet worker [faust worker options]   run a worker (gateway + agents + web views)
-  sports-prophet simulate [match|example] [...]  stream a simulated match (or the old example) into a worker
+  sports-prophet simulate [match|weather|phone|example] [...]
+                                                 stream simulated devices into a worker (default: a match)
+  sports-prophet replay FILE... [...]            stream a recorded GPX, CSV or tracking file into a worker
   sports-prophet schema                          apply cql/*.cql to Cassandra (idempotent)
   sports-prophet settings                        print every setting, its variable and default
 """
@@ -22,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "simulate":
         from simulator.stream import main as simulate
         return simulate(rest)
+    if command == "replay":
+        from simulator.replay.command import main as replay
+        return replay(rest)
     if command == "schema":
         from cql.apply import apply_schema
         apply_schema()

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from faust.types import TP, EventT
+from faust.types import EventT
 
 from agents import run_state
 from models.run import parse_run_topic, run_key, run_topic
@@ -118,27 +118,30 @@ class SkippedRecords:
 
     def __init__(self) -> None:
         self.sought_at: dict[Any, float] = {}
-        self.progress: dict[str, tuple[int, float]] = {}
+        self.progress: dict[Any, tuple[int, float]] = {}
 
-    async def watch(self, key: str, state: dict[str, Any]) -> None:
-        """Called each second per owned run: seek back when its partition has records beyond the
-        last one applied and the run has not moved for STALLED_AFTER_S."""
-        if state.get("source_partition") is None:
-            return
-        tp = TP(run_topic(state["device_id"], state["run_id"]), state["source_partition"])
-        try:
-            highwater = app.consumer.highwater(tp)
-        except Exception:       # not assigned here (any more): not ours to watch
-            return
-        applied = state["source_next"]
-        seen = self.progress.get(key)
-        if not highwater or highwater <= applied:
-            self.progress.pop(key, None)
-        elif seen is None or seen[0] != applied:
-            self.progress[key] = (applied, time.monotonic())
-        elif time.monotonic() - seen[1] >= self.STALLED_AFTER_S:
-            self.progress[key] = (applied, time.monotonic())
-            await self.recover(tp, applied)
+    async def watch(self) -> None:
+        """Called each second: seek back in every assigned run-topic partition that has records
+        beyond what its run applied (none, for a run whose first records were dropped) and has not
+        moved for STALLED_AFTER_S."""
+        for tp in app.consumer.assignment():
+            parsed = parse_run_topic(tp.topic)
+            try:
+                highwater = app.consumer.highwater(tp) if parsed else 0
+            except Exception:       # revoked meanwhile: not ours to watch
+                continue
+            if not highwater:
+                continue
+            state = owned.get(run_key(*parsed))
+            applied = state.get("source_next", 0) if state else 0
+            seen = self.progress.get(tp)
+            if highwater <= applied:
+                self.progress.pop(tp, None)
+            elif seen is None or seen[0] != applied:
+                self.progress[tp] = (applied, time.monotonic())
+            elif time.monotonic() - seen[1] >= self.STALLED_AFTER_S:
+                self.progress[tp] = (applied, time.monotonic())
+                await self.recover(tp, applied)
 
     async def recover(self, tp: Any, expected: int) -> bool:
         """True when the consumer was sent back to `expected`; False when Kafka no longer has it
@@ -233,7 +236,7 @@ async def handle(event: EventT) -> None:
     elif not from_run_topic:
         return
     if from_run_topic:
-        state = {**state, "source_next": message.offset + 1, "source_partition": message.partition}
+        state = {**state, "source_next": message.offset + 1}
     owned.put(key, state)
     run_changes.notify(key)
     finishing = state["status"] == "finished" and not was_finished
@@ -454,9 +457,9 @@ async def watch_runs() -> None:
     now = time.time()
     if owned.stale and not app.rebalancing and not app.tables.recovery.in_recovery:
         owned.load_all()
+    if not app.rebalancing and not owned.stale:
+        await skipped.watch()
     for key, state in list(owned.states.items()):
-        if not app.rebalancing:
-            await skipped.watch(key, state)
         if state["status"] != "active" or not state["last_received_at"]:
             continue
         quiet = now - state["last_received_at"]

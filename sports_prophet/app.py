@@ -55,6 +55,7 @@ def load_components() -> None:
     """Import the modules that attach agents and views to `app` (they import `app` from here)."""
     import agents.runs  # noqa: F401
     import agents.sink  # noqa: F401
+    import web.dashboard  # noqa: F401
     import web.devices  # noqa: F401
     import web.export  # noqa: F401
     import web.health  # noqa: F401

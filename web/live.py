@@ -252,12 +252,17 @@ class Runs(View):
             return web.json_response({"runs": local_runs()})
         found = local_runs()
         others = {url for url in app.router.tables_metadata() if url.rstrip("/") != settings_url()}
+        unreachable = []
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
             for url in others:
-                async with http.get(f"{url.rstrip('/')}/runs?local=1") as response:
-                    found += (await response.json())["runs"]
+                try:
+                    async with http.get(f"{url.rstrip('/')}/runs?local=1") as response:
+                        response.raise_for_status()
+                        found += (await response.json())["runs"]
+                except (aiohttp.ClientError, asyncio.TimeoutError):    # a worker restarting: say so
+                    unreachable.append(url)
         found.sort(key=lambda r: (r["device_id"], r["run_id"]))
-        return web.json_response({"runs": found})
+        return web.json_response({"runs": found, **({"unreachable_workers": unreachable} if unreachable else {})})
 
 
 def settings_url() -> str:

@@ -27,6 +27,10 @@ TEST_ENV = {
     "SP_KEYSPACE": "sp_test",
     "SP_REGISTRY_CACHE_SECONDS": "0.5",
     "SP_SILENCE_SECONDS": "2",
+    # Runs silent for 30 s finish, are archived and leave the live subscription, as in production
+    # after SP_FINISH_AFTER_SECONDS: otherwise the session's hundreds of test runs would all stay
+    # subscribed and make every later rebalance slower.
+    "SP_FINISH_AFTER_SECONDS": "30",
 }
 
 

@@ -40,11 +40,14 @@ async def test_bad_registrations_are_422_naming_the_problem(http, worker, body, 
     assert payload["error"] and mentions in str(payload["detail"])
 
 
-async def test_root_lists_the_routes(http, worker):
-    async with http.get(f"{worker.url}/") as r:
+async def test_api_lists_the_routes_and_root_is_the_dashboard(http, worker):
+    async with http.get(f"{worker.url}/api") as r:
         assert r.status == 200
         routes = (await r.json())["routes"]
     assert "POST /register-device" in routes and "GET /get-speed/{device_id}/{run_id}" in routes
+    assert "GET /history/{device_id}/{run_id}/readings" in routes
+    async with http.get(f"{worker.url}/") as r:
+        assert r.status == 200 and r.content_type == "text/html"
 
 
 async def test_body_that_is_not_json_is_400(http, worker):

@@ -110,32 +110,34 @@ class SkippedRecords:
     suspends the flow while it is being delivered (transport/consumer.py: `wait_first(callback(message),
     suspend_flow.wait())` then marks it read; faust issues 175, 523); seen here as the first or the
     last record of a burst never reaching the agent. Two signs give it away: a gap in a run topic's
-    offsets (`handle`), and a run whose partition's highwater stays ahead of what it applied
-    (`watch`). Either way the consumer seeks back to the first missing record."""
+    offsets (`handle`), and a record Faust marked delivered that the run never applied (`watch`). Either way the consumer seeks back to the first missing record."""
 
     SEEK_EVERY_S = 1.0          # records skipped between seeks are re-read by the earlier seek
-    STALLED_AFTER_S = 5.0       # no progress this long while Kafka has more: a dropped record
+    STALLED_AFTER_S = 10.0      # delivered but not applied this long: a dropped record
 
     def __init__(self) -> None:
         self.sought_at: dict[Any, float] = {}
         self.progress: dict[Any, tuple[int, float]] = {}
 
     async def watch(self) -> None:
-        """Called each second: seek back in every assigned run-topic partition that has records
-        beyond what its run applied (none, for a run whose first records were dropped) and has not
-        moved for STALLED_AFTER_S."""
-        for tp in app.consumer.assignment():
+        """Called each second: seek back in every assigned run-topic partition where Faust has
+        already delivered the next record the run needs (its read offset is at or past it) but
+        the run has not applied it for STALLED_AFTER_S: that record was dropped. (A partition
+        merely waiting in a backlog has a read offset below it, and is left alone.)"""
+        try:
+            assigned = app.consumer.assignment()
+        except Exception:           # the consumer is between generations: next second
+            return
+        read_offsets = app.consumer._read_offset     # noqa: SLF001 — what Faust marked delivered
+        for tp in assigned:
             parsed = parse_run_topic(tp.topic)
-            try:
-                highwater = app.consumer.highwater(tp) if parsed else 0
-            except Exception:       # revoked meanwhile: not ours to watch
-                continue
-            if not highwater:
+            delivered = read_offsets.get(tp) if parsed else None
+            if delivered is None:
                 continue
             state = owned.get(run_key(*parsed))
             applied = state.get("source_next", 0) if state else 0
             seen = self.progress.get(tp)
-            if highwater <= applied:
+            if delivered < applied:
                 self.progress.pop(tp, None)
             elif seen is None or seen[0] != applied:
                 self.progress[tp] = (applied, time.monotonic())
@@ -457,7 +459,9 @@ async def watch_runs() -> None:
     now = time.time()
     if owned.stale and not app.rebalancing and not app.tables.recovery.in_recovery:
         owned.load_all()
-    if not app.rebalancing and not owned.stale:
+    # Not gated on app.rebalancing: Faust sometimes leaves that flag set after a rebalance ends,
+    # and a seek of a partition being revoked is skipped safely (sports_prophet/faust_fixes.py).
+    if not app.tables.recovery.in_recovery:
         await skipped.watch()
     for key, state in list(owned.states.items()):
         if state["status"] != "active" or not state["last_received_at"]:

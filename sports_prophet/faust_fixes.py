@@ -5,6 +5,8 @@ Imported once by `sports_prophet.app`, before the app starts.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
@@ -41,3 +43,21 @@ def _seek_of_revoked_partition_is_skipped(self: AIOKafkaConsumerThread, partitio
 
 
 AIOKafkaConsumerThread.seek = _seek_of_revoked_partition_is_skipped
+
+
+_commit = AIOKafkaConsumerThread._commit
+
+
+async def _commit_skipped_between_assignments(self: AIOKafkaConsumerThread, offsets: Mapping[TP, int]) -> bool:
+    """A commit that lands between two generations of a rebalance (no subscription or no
+    assignment yet) makes aiokafka raise IllegalStateError, and Faust answers that by crashing
+    the consumer thread and the worker (seen: "No partitions assigned" in a two-worker test).
+    There is nothing to commit then: the offsets are committed by whoever owns the partitions
+    next, and every effect of re-reading a record is idempotent."""
+    subscription = self._ensure_consumer()._subscription.subscription
+    if subscription is None or subscription.assignment is None:
+        return False
+    return await _commit(self, offsets)
+
+
+AIOKafkaConsumerThread._commit = _commit_skipped_between_assignments

@@ -31,6 +31,7 @@ from web.ingest import device_for_run, known_device
 from web.window_sql import QueryError, query_windows
 
 POSITION_SCHEMAS = (("latitude", "longitude"), ("lat", "lon"), ("x", "y"))
+ROUTE_TIMEOUT_S = 5.0          # a forwarded query the owning worker has not answered by then is a 503
 
 
 async def warm_router() -> None:
@@ -48,11 +49,17 @@ async def on_owner(view: View, request: Request, device_id: str, run_id: str) ->
     path_id(run_id, "run_id")
     await warm_router()
     try:
-        return await app.router.route_req(runs.name, run_key(device_id, run_id).encode(), view.web, request)
+        return await asyncio.wait_for(
+            app.router.route_req(runs.name, run_key(device_id, run_id).encode(), view.web, request),
+            ROUTE_TIMEOUT_S)
     except SameNode:
         return None
     except ServiceUnavailable as exc:
         raise ApiError(503, "no worker owns this run right now (rebalancing); retry shortly") from exc
+    except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+        # The owner is restarting or its ownership just moved: say so instead of hanging the client.
+        raise ApiError(503, "the worker that owns this run did not answer; retry shortly",
+                       f"{type(exc).__name__}: {exc}") from exc
 
 
 def local_run(device_id: str, run_id: str) -> dict[str, Any]:

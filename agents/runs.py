@@ -114,9 +114,11 @@ class SkippedRecords:
 
     SEEK_EVERY_S = 1.0          # records skipped between seeks are re-read by the earlier seek
     STALLED_AFTER_S = 10.0      # delivered but not applied this long: a dropped record
+    MAX_SEEKS = 3
 
     def __init__(self) -> None:
         self.sought_at: dict[Any, float] = {}
+        self.seeks: dict[tuple[Any, int], int] = {}
         self.progress: dict[Any, tuple[int, float]] = {}
 
     async def watch(self) -> None:
@@ -146,18 +148,27 @@ class SkippedRecords:
                 await self.recover(tp, applied)
 
     async def recover(self, tp: Any, expected: int) -> bool:
-        """True when the consumer was sent back to `expected`; False when Kafka no longer has it
-        (retention deleted it), so the gap must be accepted."""
+        """True when the consumer was sent back to `expected`; False when the gap must be accepted:
+        Kafka no longer has the record (retention), or MAX_SEEKS seeks did not bring it back (a
+        topic deleted and re-created under the same name restarts its offsets), so the run goes on
+        rather than stall, and the log says what was skipped."""
         first = await gateway.first_offset(tp.topic, tp.partition)
         if expected < first:
             log.error("%s[%d]: records %d..%d are gone from Kafka (retention); continuing after the gap",
                       tp.topic, tp.partition, expected, first - 1)
             return False
-        if time.monotonic() - self.sought_at.get(tp, 0.0) >= self.SEEK_EVERY_S:
-            log.warning("%s[%d]: record %d was skipped by the consumer; seeking back to it",
-                        tp.topic, tp.partition, expected)
-            await app.consumer.seek(tp, expected)
-            self.sought_at[tp] = time.monotonic()
+        if time.monotonic() - self.sought_at.get(tp, 0.0) < self.SEEK_EVERY_S:
+            return True
+        seeks = self.seeks.get((tp, expected), 0)
+        if seeks >= self.MAX_SEEKS:
+            log.error("%s[%d]: record %d did not come back after %d seeks; continuing after the gap",
+                      tp.topic, tp.partition, expected, seeks)
+            return False
+        log.warning("%s[%d]: record %d was skipped by the consumer; seeking back to it",
+                    tp.topic, tp.partition, expected)
+        await app.consumer.seek(tp, expected)
+        self.sought_at[tp] = time.monotonic()
+        self.seeks[(tp, expected)] = seeks + 1
         return True
 
 

@@ -119,13 +119,13 @@ class SkippedRecords:
     def __init__(self) -> None:
         self.sought_at: dict[Any, float] = {}
         self.seeks: dict[tuple[Any, int], int] = {}
-        self.progress: dict[Any, tuple[int, float]] = {}
+        self.progress: dict[Any, tuple[tuple[int, int | None], float]] = {}
 
     async def watch(self) -> None:
-        """Called each second: seek back in every assigned run-topic partition where Faust has
-        already delivered the next record the run needs (its read offset is at or past it) but
-        the run has not applied it for STALLED_AFTER_S: that record was dropped. (A partition
-        merely waiting in a backlog has a read offset below it, and is left alone.)"""
+        """Called each second: seek back in every assigned run-topic partition where Kafka has
+        records the run has not applied, and neither what the run applied nor what Faust
+        delivered has moved for STALLED_AFTER_S (a partition in a mere backlog keeps being
+        delivered). Seeks are bounded (MAX_SEEKS), so a false alarm costs a re-fetch at most."""
         try:
             assigned = app.consumer.assignment()
         except Exception:           # the consumer is between generations: next second
@@ -133,18 +133,21 @@ class SkippedRecords:
         read_offsets = app.consumer._read_offset     # noqa: SLF001 — what Faust marked delivered
         for tp in assigned:
             parsed = parse_run_topic(tp.topic)
-            delivered = read_offsets.get(tp) if parsed else None
-            if delivered is None:
+            try:
+                highwater = app.consumer.highwater(tp) if parsed else 0
+            except Exception:       # revoked meanwhile: not ours to watch
                 continue
-            state = owned.get(run_key(*parsed))
+            state = owned.get(run_key(*parsed)) if highwater else None
             applied = state.get("source_next", 0) if state else 0
-            seen = self.progress.get(tp)
-            if delivered < applied:
+            if not highwater or highwater <= applied:
                 self.progress.pop(tp, None)
-            elif seen is None or seen[0] != applied:
-                self.progress[tp] = (applied, time.monotonic())
+                continue
+            mark = (applied, read_offsets.get(tp))
+            seen = self.progress.get(tp)
+            if seen is None or seen[0] != mark:
+                self.progress[tp] = (mark, time.monotonic())
             elif time.monotonic() - seen[1] >= self.STALLED_AFTER_S:
-                self.progress[tp] = (applied, time.monotonic())
+                self.progress[tp] = (mark, time.monotonic())
                 await self.recover(tp, applied)
 
     async def recover(self, tp: Any, expected: int) -> bool:

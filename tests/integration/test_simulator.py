@@ -78,7 +78,10 @@ async def test_a_match_over_http_with_its_event_feed_and_weather(http, worker):
         runs = await runs_of(http, worker, device)
         return runs if len(runs) == 22 and all(n == duration * rate for n in runs.values()) else None
 
-    await wait_for(players_done, timeout=60, interval=0.5, what="22 runs over HTTP")
+    try:
+        await wait_for(players_done, timeout=120, interval=0.5, what="22 runs over HTTP")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; readings per run now: {await runs_of(http, worker, device)}") from exc
 
 
 async def test_a_weather_station_on_its_own(http, worker):
@@ -108,4 +111,4 @@ async def test_the_old_example_mode(http, worker):
         runs = await runs_of(http, worker, "gps_1")
         return runs if expected <= set(runs) and all(runs[r] >= 3 for r in expected) else None
 
-    await wait_for(five_runs, timeout=30, interval=0.5, what="gps_1 run_001..run_005, 3 readings each")
+    await wait_for(five_runs, timeout=60, interval=0.5, what="gps_1 run_001..run_005, 3 readings each")

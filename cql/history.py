@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, AsyncIterator
 
+from cql.archive import BUCKET_MS
 from cql.session import execute, pages
 
 
@@ -77,7 +78,7 @@ async def readings_page(device_id: str, run_id: str, from_ms: int, to_ms: int, l
                         after: Cursor | None = None) -> tuple[list[dict[str, Any]], Cursor | None]:
     """Up to `limit` readings with from_ms <= t <= to_ms in (t, source offset, position) order,
     after the cursor; and the cursor of the next page (None when there is none)."""
-    start = after or Cursor(from_ms - from_ms % 3_600_000, from_ms, -1, -1)
+    start = after or Cursor(from_ms - from_ms % BUCKET_MS, from_ms, -1, -1)
     found: list[Any] = []
     for bucket in await buckets(device_id, run_id):
         if bucket < start.bucket or bucket > to_ms:

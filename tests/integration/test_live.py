@@ -48,6 +48,15 @@ async def run_has(http, worker, device: str, run: str, readings: int) -> dict | 
         return body if body["readings"] == readings else None
 
 
+async def counted_everywhere(http, workers, device: str, runs: list[str], readings: int) -> bool:
+    """Whether every worker answers every run with `readings` processed (any worker serves any run)."""
+    for run in runs:
+        for w in workers:
+            if not await run_has(http, w, device, run, readings):
+                return False
+    return True
+
+
 async def stream(http, worker, device: str, run: str, fixes: list[dict], batch: int = 100,
                  total: int | None = None) -> dict:
     """Ingest the fixes, then wait until the run has processed `total` readings (default: these fixes)."""
@@ -202,14 +211,7 @@ async def test_two_workers_both_answer_for_every_run(http, make_worker):
     for run in run_ids:
         await post(http, worker, f"/ingest/{device}/{run}", track(20))
 
-    async def everywhere():
-        for run in run_ids:
-            for w in (worker, other):
-                if not await run_has(http, w, device, run, 20):
-                    return False
-        return True
-
-    await wait_for(everywhere, timeout=60, interval=0.5, what="every run answered by both workers")
+    await wait_for(lambda: counted_everywhere(http, (worker, other), device, run_ids, 20), timeout=60, interval=0.5, what="every run answered by both workers")
     for run in run_ids:
         a = await get(http, worker, f"/get-stats/{device}/{run}?agg_type=all")
         b = await get(http, other, f"/get-stats/{device}/{run}?agg_type=all")
@@ -271,14 +273,7 @@ async def test_two_workers_lose_nothing_when_one_is_killed_and_the_other_restart
             a.stop()
             a.start()
 
-    async def all_counted():
-        for run in runs:
-            for w in (a, b):
-                if not await run_has(http, w, device, run, 300):
-                    return False
-        return True
-
-    await wait_for(all_counted, timeout=90, interval=0.5, what="every reading of every run counted once")
+    await wait_for(lambda: counted_everywhere(http, (a, b), device, list(runs), 300), timeout=90, interval=0.5, what="every reading of every run counted once")
     for run, fixes in runs.items():
         stats = await get(http, b, f"/get-stats/{device}/{run}?agg_type=sum")
         assert stats["stats"]["hr"] == sum(f["hr"] for f in fixes)

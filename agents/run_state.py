@@ -21,9 +21,10 @@ WINDOWS = WindowBuffer()
 POSITION_FIELDS = (("latitude", "longitude", "geo"), ("lat", "lon", "geo"), ("x", "y", "xy"))
 
 
-def new_run(device_id: str, run_id: str, window_seconds: float) -> dict[str, Any]:
+def new_run(device_id: str, run_id: str, window_seconds: float, since: float = 0.0) -> dict[str, Any]:
+    """A run's first state. `since`: when the run's previous topic was deleted (see `deleted_run`)."""
     return {
-        "device_id": device_id, "run_id": run_id,
+        "device_id": device_id, "run_id": run_id, "since": since,
         "config": {"triggers": {}, "window_seconds": window_seconds, "table_preappend": None, "motion": {}},
         "status": "active",
         "readings": 0, "late": 0, "first_t": None, "last_t": None,
@@ -35,6 +36,13 @@ def new_run(device_id: str, run_id: str, window_seconds: float) -> dict[str, Any
         "silent": False,
         "alerts": 0,
     }
+
+
+def deleted_run(device_id: str, run_id: str, at: float) -> dict[str, Any]:
+    """What remains of a run whose topic was deleted at `at`: records written before belong to the
+    deleted topic and are dropped; the first one written after starts the run afresh (Kafka
+    restarts a re-created topic's offsets at 0, which the old state would take for replays)."""
+    return {"device_id": device_id, "run_id": run_id, "status": "deleted", "since": at}
 
 
 def motion_config(state: dict[str, Any]) -> MotionConfig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -18,7 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from faust.types import EventT
 
 from agents import run_state
-from models.run import parse_run_topic, run_key, run_topic
+from models.run import parse_run_topic, run_key, run_topic, split_run_key
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
 
@@ -101,8 +102,14 @@ async def forget_owned_runs(app_, revoked, **kwargs) -> None:
     owned.forget_all()
 
 
+def is_live(state: dict[str, Any] | None) -> bool:
+    """A run to show: seen, and its topic not deleted since."""
+    return bool(state) and state["status"] != "deleted"
+
+
 def get_run(key: str) -> dict[str, Any] | None:
-    return owned.get(key)
+    state = owned.get(key)
+    return state if is_live(state) else None
 
 
 class SkippedRecords:
@@ -149,6 +156,14 @@ class SkippedRecords:
             elif time.monotonic() - seen[1] >= self.STALLED_AFTER_S:
                 self.progress[tp] = (mark, time.monotonic())
                 await self.recover(tp, applied)
+
+    def forget(self, topic: str) -> None:
+        """A deleted topic: what was sought in it says nothing about a topic re-created under its name."""
+        for seen in (self.sought_at, self.progress):
+            for tp in [tp for tp in seen if tp.topic == topic]:
+                del seen[tp]
+        for tp, offset in [k for k in self.seeks if k[0].topic == topic]:
+            del self.seeks[(tp, offset)]
 
     async def recover(self, tp: Any, expected: int) -> bool:
         """True when the consumer was sent back to `expected`; False when the gap must be accepted:
@@ -222,7 +237,17 @@ async def handle(event: EventT) -> None:
     was_finished = state is not None and state["status"] == "finished"
     kind = value.get("type", "readings")
     from_run_topic = parse_run_topic(message.topic) is not None
+    if kind == "deleted":
+        await forget_run(key, value)
+        return
+    if state is not None and state["status"] == "deleted":
+        if not from_run_topic:
+            return                                   # a silence check of the deleted run
+        state = run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds,
+                                  state["since"])
     if from_run_topic:
+        if state is not None and message.timestamp < state["since"]:
+            return                                   # a record of the run's deleted topic, in flight
         # A run topic holds one run, so its records' offsets are contiguous: apply each exactly once,
         # in order (state["source_next"] is the next offset to apply, kept with the state it made).
         expected = state.get("source_next", 0) if state else 0
@@ -256,6 +281,8 @@ async def handle(event: EventT) -> None:
     owned.put(key, state)
     run_changes.notify(key)
     finishing = state["status"] == "finished" and not was_finished
+    if finishing:
+        _summarized_at.pop(key, None)
     if closed:
         rows = [run_state.window_row(w) for w in closed]
         run_windows[key.encode()] = (run_windows[key.encode()] + rows)[-settings.window_history:]
@@ -286,6 +313,31 @@ async def handle(event: EventT) -> None:
     await app.producer.flush()
 
 
+async def forget_run(key: str, deleted: dict[str, Any]) -> None:
+    """The run's topic was deleted (`delete_runs`): drop its state, windows and alerts."""
+    owned.put(key, run_state.deleted_run(deleted["device_id"], deleted["run_id"], deleted["at"]))
+    run_windows[key.encode()] = []
+    run_alerts[key.encode()] = []
+    skipped.forget(run_topic(deleted["device_id"], deleted["run_id"]))
+    _summarized_at.pop(key, None)
+    run_changes.notify(key)
+    await app.producer.flush()
+
+
+async def delete_runs(topics: list[str]) -> None:
+    """Delete run topics and the runs' live state with them, so a run streamed again under the same
+    id starts afresh. Each owner is told through the control topic when the deletion began: every
+    record of the deleted topic was written before then, every record of a re-created one after.
+    The archive in Cassandra keeps what it has."""
+    at = math.floor(time.time() * 1000) / 1000        # Kafka timestamps are whole milliseconds
+    runs_deleted = [parsed for parsed in map(parse_run_topic, topics) if parsed]
+    acks = [await control_topic.send(key=run_key(*run).encode(), value={
+        "type": "deleted", "device_id": run[0], "run_id": run[1], "at": at}) for run in runs_deleted]
+    await asyncio.gather(*acks)
+    await asyncio.gather(*(run_statuses.publish(run_key(*run), "deleted") for run in runs_deleted))
+    await gateway.delete_topics(topics)
+
+
 @app.agent(control_topic)
 async def process_runs(stream) -> None:
     """Consumes the control topic and, through `discover_runs`, every run topic."""
@@ -302,7 +354,8 @@ class RunStatuses:
     are) → archived (the sink has written those records to Cassandra: agents/sink.py). An archived
     run's topic leaves the live subscription, so the subscription (and the cost of each rebalance)
     stays bounded however many runs the system has seen. Writing to a finished or archived run
-    reopens it first (see `reopen`), so its new readings are consumed again.
+    reopens it first (see `reopen`), so its new readings are consumed again. Any status → deleted
+    (`delete_runs`): its topic is gone, and writing to the run again reopens it as a new run.
     """
 
     def __init__(self) -> None:
@@ -319,7 +372,10 @@ class RunStatuses:
                 batches = await consumer.getmany(timeout_ms=200)
                 for messages in batches.values():
                     for message in messages:
-                        self.statuses[message.key.decode()] = json.loads(message.value)
+                        key, record = message.key.decode(), json.loads(message.value)
+                        self.statuses[key] = record
+                        if record["status"] == "deleted":      # other workers deleted its topic
+                            gateway.forget_topic(run_topic(*split_run_key(key)))
                 if not batches:
                     self.caught_up.set()
         finally:

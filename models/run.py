@@ -38,6 +38,11 @@ def run_key(device_id: str, run_id: str) -> str:
     return f"{device_id}/{run_id}"
 
 
+def split_run_key(key: str) -> tuple[str, str]:
+    device_id, _, run_id = key.partition("/")
+    return device_id, run_id
+
+
 def parse_run_topic(topic: str) -> tuple[str, str] | None:
     """(device_id, run_id) for a run topic name, None for any other topic (Faust's own, changelogs...)."""
     if not topic.startswith(RUN_TOPIC_PREFIX):

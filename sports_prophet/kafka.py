@@ -104,6 +104,10 @@ class KafkaGateway:
             self._known_topics.add(topic)
             return topic
 
+    def forget_topic(self, topic: str) -> None:
+        """Another worker deleted the topic: create it again before the next write to it."""
+        self._known_topics.discard(topic)
+
     async def _partition_count(self, topic: str) -> int:
         for _ in range(50):   # metadata of a just-created topic takes a moment to propagate
             counts = await self.partition_counts([topic])

@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
 from agents import run_state
-from agents.runs import owned
+from agents.runs import is_live, owned
 from models.device import check_identifier
 from models.run import run_topic
 from simulator.events import EVENTS_DEVICE        # a match's event feed: this device, run id = the match id
@@ -80,7 +80,7 @@ class LocalSummaries:
 
     def current(self) -> dict[str, dict[str, Any]]:
         fresh = {}
-        for key, state in list(owned.states.items()):
+        for key, state in [(key, state) for key, state in owned.states.items() if is_live(state)]:
             cached = self._cache.get(key)
             fresh[key] = cached if cached is not None and cached[0] is state else (state, run_state.summary(state))
         self._cache = fresh

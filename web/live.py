@@ -18,7 +18,7 @@ from faust.web.exceptions import ServiceUnavailable
 from marshmallow import ValidationError
 
 from agents import run_state
-from agents.runs import get_run, run_alerts, run_changes, run_windows, runs, send_control, subscription
+from agents.runs import get_run, is_live, run_alerts, run_changes, run_windows, runs, send_control, subscription
 from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
 from models.run import run_key, run_topic
@@ -247,7 +247,7 @@ def positive_int(raw: str, name: str, most: int) -> int:
 def local_runs() -> list[dict[str, Any]]:
     """Every run in this worker's table partitions (a full read of the local store)."""
     return [{"device_id": s["device_id"], "run_id": s["run_id"], "status": s["status"], "silent": s["silent"],
-             "readings": s["readings"], "last_t": s["last_t"]} for _, s in list(runs.items()) if s]
+             "readings": s["readings"], "last_t": s["last_t"]} for _, s in list(runs.items()) if is_live(s)]
 
 
 @app.page("/runs")

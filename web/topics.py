@@ -1,11 +1,13 @@
 """Topic admin routes of the old system. They touch only the project's `readings.*` run topics,
-never Faust's internal, changelog or repartition topics."""
+never Faust's internal, changelog or repartition topics. Deleting a run's topic deletes its live
+state too (a run streamed again under the same id starts afresh); its archive stays."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from faust.web import Request, Response, View
 
+from agents.runs import delete_runs
 from models.run import run_topic
 from sports_prophet.app import app, gateway
 from sports_prophet.kafka import UnknownTopic
@@ -48,7 +50,7 @@ class TopicMessages(View):
 class DeleteTopic(View):
     async def delete(self, request: Request, device_id: str, run_id: str) -> Response:
         topic = await existing_run_topic(device_id, run_id)
-        await gateway.delete_topics([topic])
+        await delete_runs([topic])
         return web.json_response({"deleted": [topic]})
 
 
@@ -56,5 +58,5 @@ class DeleteTopic(View):
 class DeleteAllTopics(View):
     async def delete(self, request: Request) -> Response:
         topics = await gateway.run_topics()
-        await gateway.delete_topics(topics)
+        await delete_runs(topics)
         return web.json_response({"deleted": topics})

@@ -277,3 +277,33 @@ async def test_two_workers_lose_nothing_when_one_is_killed_and_the_other_restart
     for run, fixes in runs.items():
         stats = await get(http, b, f"/get-stats/{device}/{run}?agg_type=sum")
         assert stats["stats"]["hr"] == sum(f["hr"] for f in fixes)
+
+
+async def unknown_everywhere(http, workers, device: str, run: str) -> bool:
+    for w in workers:
+        async with http.get(f"{w.url}/runs/{device}/{run}") as r:
+            if r.status != 404:
+                return False
+    return True
+
+
+async def test_a_run_streamed_again_after_its_topic_was_deleted_starts_afresh(http, make_worker):
+    """Kafka restarts a re-created topic's offsets at 0: neither the worker that deleted the topic
+    nor the other one may take the new readings for replays of the old ones."""
+    a, b = make_worker("worker-a4").start(), make_worker("worker-b4").start()
+    device, run = await register(http, a, GPS), unique("run")
+    await stream(http, b, device, run, track(300))
+    async with http.delete(f"{a.url}/delete-topic/{device}/{run}") as r:
+        assert r.status == 200, await r.text()
+    await wait_for(lambda: unknown_everywhere(http, (a, b), device, run), timeout=30, interval=0.5,
+                   what="the deleted run gone from both workers")
+
+    fixes = track(120, start=500)
+    for i in range(0, 120, 30):                            # through the worker that did not delete it
+        await post(http, b, f"/ingest/{device}/{run}", fixes[i:i + 30])
+    await wait_for(lambda: counted_everywhere(http, (a, b), device, [run], 120), timeout=60, interval=0.5,
+                   what="the new run's 120 readings, counted afresh")
+    summary = await get(http, a, f"/runs/{device}/{run}")
+    assert summary["first_t"] == fixes[0]["timestamp"]
+    stats = await get(http, a, f"/get-stats/{device}/{run}?agg_type=sum")
+    assert stats["stats"]["hr"] == sum(f["hr"] for f in fixes)

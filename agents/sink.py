@@ -30,6 +30,7 @@ from cql.archive import ArchiveWriter, Write, output_writes, reading_writes
 from models.run import parse_run_topic
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
+from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ class ArchiveSink:
         await declare_unconsumed_topics()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=SINK_GROUP, enable_auto_commit=False,
-            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+            metadata_max_age_ms=CONSUMER_METADATA_MAX_AGE_MS)
         await self.consumer.start()
         try:
             while True:

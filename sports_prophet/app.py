@@ -12,7 +12,7 @@ import mode
 import sports_prophet.faust_fixes  # noqa: F401  (patches Faust before the app exists)
 from cql.registry import DeviceRegistry
 from sports_prophet.config import settings
-from sports_prophet.kafka import KafkaGateway
+from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS, KafkaGateway
 from web.errors import json_errors
 
 app = faust.App(
@@ -37,6 +37,7 @@ app = faust.App(
     table_key_serializer="raw",
     table_value_serializer="json",      # timers act on every run in the local store: keep only owned partitions
     consumer_max_fetch_size=4 * 1024 * 1024,
+    consumer_metadata_max_age_ms=CONSUMER_METADATA_MAX_AGE_MS,
 )
 
 gateway = KafkaGateway()

@@ -21,6 +21,11 @@ from models.run import ReadingBatch, StampedReading, parse_run_topic, run_key, r
 from sports_prophet.config import settings
 
 MAX_RECORD_BYTES = 4 * 1024 * 1024   # matches the broker's message.max.bytes set by scripts/stack
+# How often consumers of run topics refresh their metadata (Kafka clients default to 5 minutes). A
+# topic deleted and re-created under the same name between two discovery ticks never leaves the
+# subscription, so nothing else makes a consumer notice it is back: until then no member is
+# assigned its partitions ("Ignoring missing topic" in the log).
+CONSUMER_METADATA_MAX_AGE_MS = 3000
 
 
 class KafkaUnavailable(RuntimeError):

@@ -8,7 +8,8 @@ Writes (start/stop) go to the run-control topic, keyed the same way.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import functools
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -32,6 +33,7 @@ from web.window_sql import QueryError, query_windows
 
 POSITION_SCHEMAS = (("latitude", "longitude"), ("lat", "lon"), ("x", "y"))
 ROUTE_TIMEOUT_S = 5.0          # a forwarded query the owning worker has not answered by then is a 503
+RunHandler = Callable[[View, Request, str, str], Awaitable[Response]]
 
 
 async def warm_router() -> None:
@@ -62,6 +64,16 @@ async def on_owner(view: View, request: Request, device_id: str, run_id: str) ->
                        f"{type(exc).__name__}: {exc}") from exc
 
 
+def answered_by_owner(handler: RunHandler) -> RunHandler:
+    """A view about one run runs on the worker that owns the run; any other worker forwards it there."""
+    @functools.wraps(handler)
+    async def view(self: View, request: Request, device_id: str, run_id: str) -> Response:
+        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
+            return routed
+        return await handler(self, request, device_id, run_id)
+    return view
+
+
 def local_run(device_id: str, run_id: str) -> dict[str, Any]:
     state = get_run(run_key(device_id, run_id))
     if state is None:
@@ -85,9 +97,8 @@ class StartStream(View):
 
 @app.page("/stop-stream/{device_id}/{run_id}")
 class StopStream(View):
+    @answered_by_owner
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
-        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
-            return routed
         local_run(device_id, run_id)
         await send_control(device_id, run_id, {"type": "stop"})
         return web.json_response({"status": "stopping", "device_id": device_id, "run_id": run_id})
@@ -97,12 +108,11 @@ class StopStream(View):
 class GetStats(View):
     """Inception-to-date stats per numeric field: agg_type average|max|min|sum|std|count|all."""
 
+    @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         agg_type = request.query.get("agg_type", "average")
         if agg_type not in AGG_CHOICES:
             raise ApiError(422, "invalid agg_type", f"use one of {', '.join(AGG_CHOICES)}")
-        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
-            return routed
         state = local_run(device_id, run_id)
         stats = RunStats.select(run_state.RUN_STATS.result(state["stats"]), agg_type)
         return web.json_response({"device_id": device_id, "run_id": run_id, "agg_type": agg_type,
@@ -117,14 +127,12 @@ def has_position(device: Device) -> bool:
 class GetSpeed(View):
     """Speed in m/s from the two latest fixes, with the smoothed speed and the latest fix's time."""
 
+    @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        path_id(device_id, "device_id")
         device = await known_device(device_id)
         if not has_position(device):
             raise ApiError(422, "the device has no position fields",
                            "speed needs latitude/longitude, lat/lon or x/y (metres) in the device's schema")
-        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
-            return routed
         state = local_run(device_id, run_id)
         motion = state["motion"]
         if motion is None or motion["fixes"] < 2:
@@ -142,10 +150,9 @@ def window_rows(key: str, state: dict[str, Any]) -> list[dict[str, Any]]:
 class GetLatestStats(View):
     """SQL over the run's window rows: `query` names them `{table}`."""
 
+    @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         query = request.query.get("query", "SELECT * FROM {table} ORDER BY timestamp DESC LIMIT 1")
-        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
-            return routed
         key = run_key(device_id, run_id)
         state = local_run(device_id, run_id)
         wanted = request.query.get("table_preappend")
@@ -163,9 +170,8 @@ class GetLatestStats(View):
 
 @app.page("/runs/{device_id}/{run_id}")
 class RunSummary(View):
+    @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
-            return routed
         body = run_state.summary(local_run(device_id, run_id))
         body["subscribed"] = run_topic(device_id, run_id) in subscription.subscribed
         return web.json_response(body)
@@ -175,19 +181,17 @@ class RunSummary(View):
 class RunWindows(View):
     """The run's windows, newest last: `last=N` (default 100); open windows have final=false."""
 
+    @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         last = positive_int(request.query.get("last", "100"), "last", settings.window_history + 100)
-        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
-            return routed
         rows = window_rows(run_key(device_id, run_id), local_run(device_id, run_id))
         return web.json_response({"device_id": device_id, "run_id": run_id, "windows": rows[-last:]})
 
 
 @app.page("/alerts/{device_id}/{run_id}")
 class RunAlerts(View):
+    @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        if (routed := await on_owner(self, request, device_id, run_id)) is not None:
-            return routed
         local_run(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
                                   "alerts": run_alerts[run_key(device_id, run_id).encode()]})

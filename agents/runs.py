@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer
 from faust.types import EventT
@@ -22,6 +22,7 @@ from agents import run_state
 from models.run import parse_run_topic, run_key, run_topic, split_run_key
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
+from sports_prophet.kafka import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -117,22 +118,21 @@ class SkippedRecords:
     suspends the flow while it is being delivered (transport/consumer.py: `wait_first(callback(message),
     suspend_flow.wait())` then marks it read; faust issues 175, 523); seen here as the first or the
     last record of a burst never reaching the agent. Two signs give it away: a gap in a run topic's
-    offsets (`handle`), and a record Faust marked delivered that the run never applied (`watch`). Either way the consumer seeks back to the first missing record."""
+    offsets (`fill_gap`), and records Kafka has that the run never applied while nothing moves
+    (`watch`). Either way the missing records are read back from Kafka with a consumer of our own
+    and applied in order. (Seeking Faust's consumer back instead raced with its fetcher thread:
+    aiokafka's seek is not thread-safe, and a KeyError in `fetched_records` crashed the worker.)"""
 
-    SEEK_EVERY_S = 1.0          # records skipped between seeks are re-read by the earlier seek
-    STALLED_AFTER_S = 10.0      # delivered but not applied this long: a dropped record
-    MAX_SEEKS = 3
+    STALLED_AFTER_S = 10.0      # unapplied records and no progress this long: dropped records
 
     def __init__(self) -> None:
-        self.sought_at: dict[Any, float] = {}
-        self.seeks: dict[tuple[Any, int], int] = {}
         self.progress: dict[Any, tuple[tuple[int, int | None], float]] = {}
 
     async def watch(self) -> None:
-        """Called each second: seek back in every assigned run-topic partition where Kafka has
-        records the run has not applied, and neither what the run applied nor what Faust
-        delivered has moved for STALLED_AFTER_S (a partition in a mere backlog keeps being
-        delivered). Seeks are bounded (MAX_SEEKS), so a false alarm costs a re-fetch at most."""
+        """Called each second: in every assigned run-topic partition where Kafka has records the run
+        has not applied, and neither what the run applied nor what Faust delivered has moved for
+        STALLED_AFTER_S (a partition in a mere backlog keeps being delivered), ask the agent to read
+        them back (a control record: tables are written only while the agent handles a record)."""
         try:
             assigned = app.consumer.assignment()
         except Exception:           # the consumer is between generations: next second
@@ -155,39 +155,15 @@ class SkippedRecords:
                 self.progress[tp] = (mark, time.monotonic())
             elif time.monotonic() - seen[1] >= self.STALLED_AFTER_S:
                 self.progress[tp] = (mark, time.monotonic())
-                await self.recover(tp, applied)
+                log.warning("%s[%d]: records from %d on were not delivered; reading them back",
+                            tp.topic, tp.partition, applied)
+                await control_topic.send(key=run_key(*parsed).encode(), value={
+                    "type": "catch_up", "device_id": parsed[0], "run_id": parsed[1]})
 
     def forget(self, topic: str) -> None:
-        """A deleted topic: what was sought in it says nothing about a topic re-created under its name."""
-        for seen in (self.sought_at, self.progress):
-            for tp in [tp for tp in seen if tp.topic == topic]:
-                del seen[tp]
-        for tp, offset in [k for k in self.seeks if k[0].topic == topic]:
-            del self.seeks[(tp, offset)]
-
-    async def recover(self, tp: Any, expected: int) -> bool:
-        """True when the consumer was sent back to `expected`; False when the gap must be accepted:
-        Kafka no longer has the record (retention), or MAX_SEEKS seeks did not bring it back (a
-        topic deleted and re-created under the same name restarts its offsets), so the run goes on
-        rather than stall, and the log says what was skipped."""
-        first = await gateway.first_offset(tp.topic, tp.partition)
-        if expected < first:
-            log.error("%s[%d]: records %d..%d are gone from Kafka (retention); continuing after the gap",
-                      tp.topic, tp.partition, expected, first - 1)
-            return False
-        if time.monotonic() - self.sought_at.get(tp, 0.0) < self.SEEK_EVERY_S:
-            return True
-        seeks = self.seeks.get((tp, expected), 0)
-        if seeks >= self.MAX_SEEKS:
-            log.error("%s[%d]: record %d did not come back after %d seeks; continuing after the gap",
-                      tp.topic, tp.partition, expected, seeks)
-            return False
-        log.warning("%s[%d]: record %d was skipped by the consumer; seeking back to it",
-                    tp.topic, tp.partition, expected)
-        await app.consumer.seek(tp, expected)
-        self.sought_at[tp] = time.monotonic()
-        self.seeks[(tp, expected)] = seeks + 1
-        return True
+        """A deleted topic: what was seen in it says nothing about a topic re-created under its name."""
+        for tp in [tp for tp in self.progress if tp.topic == topic]:
+            del self.progress[tp]
 
 
 skipped = SkippedRecords()
@@ -228,17 +204,58 @@ def summary_due(key: str) -> bool:
     return True
 
 
+class Record(NamedTuple):
+    """One record as the agent applies it: from Faust's stream, or read back from Kafka (`fill_gap`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float          # when the producer wrote it, epoch seconds
+    key: str
+    value: dict[str, Any]
+
+
 async def handle(event: EventT) -> None:
-    """Apply one record (a batch of readings, or a control message) to its run."""
     message = event.message
     key = message.key.decode() if isinstance(message.key, bytes) else str(message.key)
-    value = event.value
+    record = Record(message.topic, message.partition, message.offset, message.timestamp, key, event.value)
+    run = parse_run_topic(record.topic)
+    state = owned.get(key)
+    if run and (state is None or record.timestamp >= state["since"]):   # (else: a deleted topic's record)
+        await fill_gap(key, run, record.partition, record.offset)
+    await apply(record)
+
+
+async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int) -> None:
+    """Apply the records of the run's topic partition that the run has not, up to `end`, reading
+    them back from Kafka: Faust skipped them (see SkippedRecords)."""
+    state = owned.get(key)
+    start = state.get("source_next", 0) if state else 0
+    if end <= start:
+        return
+    topic = run_topic(*run)
+    log.warning("%s[%d]: records %d..%d were not delivered to the run; reading them back from Kafka",
+                topic, partition, start, end - 1)
+    try:
+        async for missing in gateway.read_records(topic, partition, start, end):
+            await apply(Record(topic, partition, missing.offset, missing.timestamp / 1000, key, missing.value))
+    except KafkaUnavailable as exc:               # the run goes on; `apply` logs the gap that is left
+        log.error("%s", exc)
+
+
+async def apply(record: Record) -> None:
+    """Apply one record (a batch of readings, or a control message) to its run."""
+    key, value = record.key, record.value
     state = owned.get(key)
     was_finished = state is not None and state["status"] == "finished"
     kind = value.get("type", "readings")
-    from_run_topic = parse_run_topic(message.topic) is not None
+    from_run_topic = parse_run_topic(record.topic) is not None
     if kind == "deleted":
         await forget_run(key, value)
+        return
+    if kind == "catch_up":                   # SkippedRecords.watch: records Faust never delivered
+        run = (value["device_id"], value["run_id"])
+        await fill_gap(key, run, record.partition, await gateway.end_offset(run_topic(*run), record.partition))
         return
     if state is not None and state["status"] == "deleted":
         if not from_run_topic:
@@ -246,21 +263,22 @@ async def handle(event: EventT) -> None:
         state = run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds,
                                   state["since"])
     if from_run_topic:
-        if state is not None and message.timestamp < state["since"]:
+        if state is not None and record.timestamp < state["since"]:
             return                                   # a record of the run's deleted topic, in flight
         # A run topic holds one run, so its records' offsets are contiguous: apply each exactly once,
         # in order (state["source_next"] is the next offset to apply, kept with the state it made).
         expected = state.get("source_next", 0) if state else 0
-        if message.offset < expected:
+        if record.offset < expected:
             return                                   # a replay of a record already applied
-        if message.offset > expected and await skipped.recover(message.tp, expected):
-            return                                   # Faust skipped records: re-read them first
+        if record.offset > expected:                 # fill_gap could not read them (retention took them)
+            log.error("%s[%d]: records %d..%d could not be read back; continuing after the gap",
+                      record.topic, record.partition, expected, record.offset - 1)
     if state is None and (kind in ("readings", "config") or from_run_topic):   # silence needs a run
         state = run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds)
     closed: list[dict] = []
     alerts: list[dict] = []
     if kind == "readings":
-        state, closed, alerts = run_state.apply_readings(state, value["readings"], message.offset,
+        state, closed, alerts = run_state.apply_readings(state, value["readings"], record.offset,
                                                          value["received_at"], settings.grace_seconds,
                                                          value.get("time_field"))
     elif kind == "config":
@@ -277,7 +295,7 @@ async def handle(event: EventT) -> None:
     elif not from_run_topic:
         return
     if from_run_topic:
-        state = {**state, "source_next": message.offset + 1}
+        state = {**state, "source_next": record.offset + 1}
     owned.put(key, state)
     run_changes.notify(key)
     finishing = state["status"] == "finished" and not was_finished
@@ -301,7 +319,7 @@ async def handle(event: EventT) -> None:
         if finishing:
             summary_at = await sent
             await run_statuses.publish(key, "finished", {
-                "run_topic": run_topic(state["device_id"], state["run_id"]), "partition": message.partition,
+                "run_topic": run_topic(state["device_id"], state["run_id"]), "partition": record.partition,
                 "last_offset": state["last_offset"], "outputs_partition": summary_at.partition,
                 "outputs_offset": summary_at.offset})
     # faust-streaming commits a record's offset without flushing the table changelog writes its

@@ -74,6 +74,12 @@ async def processed(http: aiohttp.ClientSession, url: str, device: str, runs: li
     return True
 
 
+async def archived(http: aiohttp.ClientSession, url: str) -> bool:
+    """Whether the worker's archive sink has written everything to Cassandra (/health is 200)."""
+    async with http.get(f"{url}/health") as r:
+        return r.status == 200
+
+
 async def workers_rate(folder: Path, count: int, device: str, runs: list[str], per_run: int) -> float:
     """Start `count` workers with a fresh app id (empty state) and time until every reading is in the tables."""
     env = {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}
@@ -223,8 +229,9 @@ async def main() -> None:
         print("freshness and query latency (one worker) ...", flush=True)
         live = WorkerProcess(folder, "bench-live", {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}).start()
         try:
-            async with aiohttp.ClientSession() as http:    # a fresh app id replays the loaded runs first
-                while not await processed(http, live.url, device, runs, args.readings_per_run):
+            async with aiohttp.ClientSession() as http:    # a fresh app id replays the loaded runs first,
+                while not (await processed(http, live.url, device, runs, args.readings_per_run)  # and
+                           and await archived(http, live.url)):     # archives them: measure in steady state
                     await asyncio.sleep(0.5)
             fresh_p50, fresh_p99, fresh_n, new_run_ms = await freshness(live.url, device, args.seconds)
             paced = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, 20)

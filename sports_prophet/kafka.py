@@ -13,7 +13,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
@@ -26,6 +26,7 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024   # matches the broker's message.max.bytes se
 # subscription, so nothing else makes a consumer notice it is back: until then no member is
 # assigned its partitions ("Ignoring missing topic" in the log).
 CONSUMER_METADATA_MAX_AGE_MS = 3000
+READ_BACK_TIMEOUT_S = 30.0
 
 
 class KafkaUnavailable(RuntimeError):
@@ -174,11 +175,31 @@ class KafkaGateway:
 
     # ------------------------------------------------------------ reading back
 
-    async def first_offset(self, topic: str, partition: int) -> int:
-        """The oldest offset Kafka still has in a partition (retention moves it up)."""
+    async def end_offset(self, topic: str, partition: int) -> int:
+        """The offset the next record written to a partition will get."""
         tp = TopicPartition(topic, partition)
         async with reader() as consumer:
-            return (await consumer.beginning_offsets([tp]))[tp]
+            return (await consumer.end_offsets([tp]))[tp]
+
+    async def read_records(self, topic: str, partition: int, start: int, end: int
+                           ) -> AsyncIterator[ConsumerRecord]:
+        """Records start..end-1 of one partition, in order (from the oldest Kafka still has, when
+        retention removed some). Values are decoded JSON."""
+        tp = TopicPartition(topic, partition)
+        async with reader() as consumer:
+            consumer.assign([tp])
+            position = max(start, (await consumer.beginning_offsets([tp]))[tp])
+            consumer.seek(tp, position)
+            deadline = time.monotonic() + READ_BACK_TIMEOUT_S
+            while position < end:
+                if time.monotonic() > deadline:
+                    raise KafkaUnavailable(f"{topic}[{partition}]: records {position}..{end - 1} could not be "
+                                           f"read within {READ_BACK_TIMEOUT_S:.0f}s")
+                for message in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                    if message.offset >= end:
+                        return
+                    position = message.offset + 1
+                    yield message
 
     async def latest_readings(self, topic: str, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` readings of a run topic, newest first.

@@ -5,7 +5,7 @@ Imported once by `sports_prophet.app`, before the app starts.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
@@ -43,6 +43,19 @@ def _seek_of_revoked_partition_is_skipped(self: AIOKafkaConsumerThread, partitio
 
 
 AIOKafkaConsumerThread.seek = _seek_of_revoked_partition_is_skipped
+
+_seek_wait = AIOKafkaConsumerThread._seek_wait
+
+
+async def _seek_wait_of_revoked_partitions_is_skipped(self: AIOKafkaConsumerThread, consumer: Any,
+                                                      partitions: Mapping[TP, int]) -> None:
+    """The same race through Recovery's other seek path (`Recovery._seek_offsets` → `seek_wait`),
+    which calls aiokafka directly: seen crashing a worker that a second one joined mid-recovery."""
+    assigned = {tp: offset for tp, offset in partitions.items() if consumer._subscription.is_assigned(tp)}
+    await _seek_wait(self, consumer, assigned)
+
+
+AIOKafkaConsumerThread._seek_wait = _seek_wait_of_revoked_partitions_is_skipped
 
 
 _commit = AIOKafkaConsumerThread._commit

@@ -215,13 +215,18 @@ class Record(NamedTuple):
     value: dict[str, Any]
 
 
+def written_before_deletion(state: dict[str, Any] | None, record: Record) -> bool:
+    """A record of the run's deleted topic, still in flight (see `delete_runs`): dropped."""
+    return state is not None and record.timestamp < state["since"]
+
+
 async def handle(event: EventT) -> None:
     message = event.message
     key = message.key.decode() if isinstance(message.key, bytes) else str(message.key)
     record = Record(message.topic, message.partition, message.offset, message.timestamp, key, event.value)
     run = parse_run_topic(record.topic)
     state = owned.get(key)
-    if run and (state is None or record.timestamp >= state["since"]):   # (else: a deleted topic's record)
+    if run and not written_before_deletion(state, record):
         await fill_gap(key, run, record.partition, record.offset)
     await apply(record)
 
@@ -263,8 +268,8 @@ async def apply(record: Record) -> None:
         state = run_state.new_run(value["device_id"], value["run_id"], settings.default_window_seconds,
                                   state["since"])
     if from_run_topic:
-        if state is not None and record.timestamp < state["since"]:
-            return                                   # a record of the run's deleted topic, in flight
+        if written_before_deletion(state, record):
+            return
         # A run topic holds one run, so its records' offsets are contiguous: apply each exactly once,
         # in order (state["source_next"] is the next offset to apply, kept with the state it made).
         expected = state.get("source_next", 0) if state else 0

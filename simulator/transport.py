@@ -53,6 +53,11 @@ class Progress:
         return (f"sent {self.sent:,} readings ({self.sent / elapsed:,.0f}/s), acked {self.acked:,}, "
                 f"errors {self.errors}{extra}")
 
+    def final_line(self) -> str:
+        """The closing line: also what was sent and neither acknowledged nor rejected."""
+        unsettled = self.sent - self.acked - self.errors
+        return self.line() + (f", unacknowledged {unsettled:,}" if unsettled else "")
+
     def error(self, where: str, message: str, readings: int = 1) -> None:
         self.errors += readings
         if self.errors <= PRINTED_ERRORS:
@@ -194,6 +199,7 @@ class HttpTransport(Transport):
         self.buffers: dict[tuple[str, str], list[Reading]] = {}
         self.locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.slots = asyncio.Semaphore(HTTP_CONCURRENCY)
+        self.closing = asyncio.Event()
         self.flusher = asyncio.create_task(self.flush_periodically())
 
     async def send(self, device: str, run: str, readings: list[Reading]) -> None:
@@ -203,8 +209,11 @@ class HttpTransport(Transport):
             await self.flush(key)
 
     async def flush_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(HTTP_FLUSH_EVERY_S)
+        while not self.closing.is_set():
+            try:
+                await asyncio.wait_for(self.closing.wait(), HTTP_FLUSH_EVERY_S)
+            except asyncio.TimeoutError:
+                pass
             await asyncio.gather(*(self.flush(key) for key, batch in list(self.buffers.items()) if batch))
 
     async def flush(self, key: tuple[str, str]) -> None:
@@ -231,8 +240,10 @@ class HttpTransport(Transport):
             self.progress.error(f"{device}/{run}", f"POST failed: {exc}", len(batch))
 
     async def close(self) -> None:
-        self.flusher.cancel()
-        await asyncio.gather(self.flusher, return_exceptions=True)
+        """Stop the periodic flusher by letting it finish (cancelling it would cancel the POSTs it
+        has in flight, whose readings were taken from the buffers: lost, and counted nowhere)."""
+        self.closing.set()
+        await self.flusher
         await asyncio.gather(*(self.flush(key) for key in list(self.buffers)))
 
 
@@ -318,5 +329,5 @@ async def run_session(url: str, progress_every: float, body: Body) -> Progress:
         reporter.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    print(f"done: {progress.line()}", flush=True)
+    print(f"done: {progress.final_line()}", flush=True)
     return progress

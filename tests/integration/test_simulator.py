@@ -20,6 +20,7 @@ def simulate(worker, *args: str) -> str:
     result = subprocess.run([sys.executable, "-m", "sports_prophet.cli", "simulate", *args, "--url", worker.url,
                              "--progress-every", "1"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "unacknowledged" not in result.stdout, result.stdout[-2000:]     # every reading sent was answered
     return result.stdout
 
 

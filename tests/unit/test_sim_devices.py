@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections import Counter
@@ -20,7 +21,7 @@ from simulator.match import HALF_DURATION_S, MATCH_DURATION_S, Match, shot_xg
 from simulator.phone import LAP_M, PHONE_SCHEMA, Phone, track_position
 from simulator.pitch import Pitch
 from simulator.stream import parser
-from simulator.transport import HTTP_BATCH_READINGS, TRANSPORTS, Progress
+from simulator.transport import HTTP_BATCH_READINGS, HTTP_FLUSH_EVERY_S, TRANSPORTS, HttpTransport, Progress
 from simulator.weather import WEATHER_SCHEMA, WeatherStation
 
 KICKOFF = 1_714_546_800.0
@@ -245,7 +246,7 @@ def test_simulate_modes_and_defaults():
 RECEIVED = web.AppKey("received", list)
 
 
-def fake_worker() -> web.Application:
+def fake_worker(ingest_delay_s: float = 0.0) -> web.Application:
     """The worker's ingest protocol, no more: acks frames cumulatively, rejects readings marked bad."""
     app = web.Application()
     app[RECEIVED] = []
@@ -268,6 +269,7 @@ def fake_worker() -> web.Application:
 
     async def ingest(request: web.Request) -> web.Response:
         items = await request.json()
+        await asyncio.sleep(ingest_delay_s)
         if any(item.get("bad") for item in items):
             return web.json_response({"error": "1 of 1 readings are invalid", "detail": {}}, status=422)
         app[RECEIVED].append((request.match_info["run"], items))
@@ -294,3 +296,22 @@ async def test_transports_deliver_every_reading_in_order_and_count_rejections(ki
         assert got == list(range(int(run[-1]), 1200, 3))
     if kind == "http":
         assert max(len(items) for _, items in app[RECEIVED]) <= HTTP_BATCH_READINGS
+
+
+async def test_http_close_waits_for_the_batches_the_periodic_flush_has_in_flight():
+    """Closing while the periodic flush is posting (a simulator's end, a Ctrl-C) loses nothing."""
+    app = fake_worker(ingest_delay_s=0.5)
+    async with TestServer(app) as server, aiohttp.ClientSession() as http:
+        progress = Progress()
+        transport = HttpTransport(http, str(server.make_url("")).rstrip("/"), progress)
+        for i in range(30):
+            await transport.send("dev", f"run_{i % 3}", [{"i": i}])
+        async def flusher_took_the_buffers() -> None:     # its POSTs are now in flight (0.5 s each)
+            while any(transport.buffers.values()):
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(flusher_took_the_buffers(), 5 * HTTP_FLUSH_EVERY_S)
+        await transport.close()
+    assert (progress.sent, progress.acked, progress.errors) == (30, 30, 0)
+    assert sorted(item["i"] for _, items in app[RECEIVED] for item in items) == list(range(30))
+    assert "unacknowledged" not in progress.final_line()

@@ -15,14 +15,14 @@ import math
 import time
 from typing import Any, NamedTuple
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import EventT
 
 from agents import run_state
 from models.run import parse_run_topic, run_key, run_topic, split_run_key
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
-from sports_prophet.kafka import KafkaUnavailable
+from sports_prophet.kafka import KafkaUnavailable, key_partition
 
 log = logging.getLogger(__name__)
 
@@ -114,51 +114,73 @@ def get_run(key: str) -> dict[str, Any] | None:
 
 
 class SkippedRecords:
-    """Recovers records Faust skipped. faust-streaming can drop a fetched record when a rebalance
-    suspends the flow while it is being delivered (transport/consumer.py: `wait_first(callback(message),
-    suspend_flow.wait())` then marks it read; faust issues 175, 523); seen here as the first or the
-    last record of a burst never reaching the agent. Two signs give it away: a gap in a run topic's
-    offsets (`fill_gap`), and records Kafka has that the run never applied while nothing moves
-    (`watch`). Either way the missing records are read back from Kafka with a consumer of our own
-    and applied in order. (Seeking Faust's consumer back instead raced with its fetcher thread:
-    aiokafka's seek is not thread-safe, and a KeyError in `fetched_records` crashed the worker.)"""
+    """Recovers records Faust skipped. faust-streaming can drop fetched records around a rebalance
+    (transport/consumer.py marks a record read even when the rebalance's `suspend_flow` cut its
+    delivery short, and the app clears its stream queues on revocation; faust issues 175, 523);
+    seen here as records of a burst never reaching the agent, from one to dozens. Two signs give it
+    away: a gap in a run topic's offsets (`fill_gap`), and records Kafka has that the run never
+    applied while the run does not move (`watch`). Either way the missing records are read back
+    from Kafka with a consumer of our own and applied in order. (Seeking Faust's consumer back
+    instead raced with its fetcher thread: aiokafka's seek is not thread-safe, and a KeyError in
+    `fetched_records` crashed the worker.)"""
 
-    STALLED_AFTER_S = 10.0      # unapplied records and no progress this long: dropped records
+    STALLED_AFTER_S = 5.0       # unapplied records and no progress this long: dropped records
 
     def __init__(self) -> None:
-        self.progress: dict[Any, tuple[tuple[int, int | None], float]] = {}
+        self.progress: dict[TopicPartition, tuple[int, float]] = {}
+        self.behind: set[str] = set()      # keys of runs Kafka has records for that they have not applied
+
+    def is_behind(self, key: str) -> bool:
+        """Kafka has records of this run it has not applied: not silent, only undelivered."""
+        return key in self.behind
 
     async def watch(self) -> None:
-        """Called each second: in every assigned run-topic partition where Kafka has records the run
-        has not applied, and neither what the run applied nor what Faust delivered has moved for
-        STALLED_AFTER_S (a partition in a mere backlog keeps being delivered), ask the agent to read
-        them back (a control record: tables are written only while the agent handles a record)."""
+        """Called each second: for every subscribed run this worker owns (its partition of the
+        control topic, which its run topic and table rows share, is assigned here), compare what
+        the run applied with the end of its topic partition in Kafka itself. Neither Faust's
+        assignment of the run topic nor its highwater is trusted: both were seen missing or stale
+        while records sat unconsumed (a highwater is only as fresh as the last fetch Faust made).
+        A run with unapplied records whose applied offset has not moved for STALLED_AFTER_S is
+        asked to read them back (a control record: tables are written only while the agent
+        handles a record)."""
         try:
             assigned = app.consumer.assignment()
         except Exception:           # the consumer is between generations: next second
             return
-        read_offsets = app.consumer._read_offset     # noqa: SLF001 — what Faust marked delivered
-        for tp in assigned:
-            parsed = parse_run_topic(tp.topic)
-            try:
-                highwater = app.consumer.highwater(tp) if parsed else 0
-            except Exception:       # revoked meanwhile: not ours to watch
-                continue
-            state = owned.get(run_key(*parsed)) if highwater else None
-            applied = state.get("source_next", 0) if state else 0
-            if not highwater or highwater <= applied:
+        control = control_topic.get_topic_name()
+        owned_partitions = {tp.partition for tp in assigned if tp.topic == control}
+        runs_here: dict[TopicPartition, tuple[str, int]] = {}       # → (run key, offset applied)
+        for topic in subscription.subscribed:
+            key = run_key(*parse_run_topic(topic))
+            partition = key_partition(key, settings.topic_partitions)
+            state = owned.get(key) if partition in owned_partitions else None
+            if partition in owned_partitions and not (state and state["status"] == "deleted"):
+                runs_here[TopicPartition(topic, partition)] = (key, state.get("source_next", 0) if state else 0)
+        try:
+            ends = await gateway.end_offsets(list(runs_here))
+        except KafkaUnavailable as exc:          # a topic deleted meanwhile, or Kafka away: next second
+            log.debug("%s", exc)
+            return
+        for tp in set(self.progress) - set(ends):
+            del self.progress[tp]
+        self.behind.clear()
+        now = time.monotonic()
+        for tp, end in ends.items():
+            key, applied = runs_here[tp]
+            if end <= applied:
                 self.progress.pop(tp, None)
                 continue
-            mark = (applied, read_offsets.get(tp))
+            self.behind.add(key)
             seen = self.progress.get(tp)
-            if seen is None or seen[0] != mark:
-                self.progress[tp] = (mark, time.monotonic())
-            elif time.monotonic() - seen[1] >= self.STALLED_AFTER_S:
-                self.progress[tp] = (mark, time.monotonic())
-                log.warning("%s[%d]: records from %d on were not delivered; reading them back",
-                            tp.topic, tp.partition, applied)
-                await control_topic.send(key=run_key(*parsed).encode(), value={
-                    "type": "catch_up", "device_id": parsed[0], "run_id": parsed[1]})
+            if seen is None or seen[0] != applied:
+                self.progress[tp] = (applied, now)
+            elif now - seen[1] >= self.STALLED_AFTER_S:
+                self.progress[tp] = (applied, now)
+                log.warning("%s[%d]: records %d..%d were not delivered; reading them back",
+                            tp.topic, tp.partition, applied, end - 1)
+                device_id, run_id = split_run_key(key)
+                await control_topic.send(key=key.encode(), value={
+                    "type": "catch_up", "device_id": device_id, "run_id": run_id, "end": end})
 
     def forget(self, topic: str) -> None:
         """A deleted topic: what was seen in it says nothing about a topic re-created under its name."""
@@ -239,8 +261,7 @@ async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int) -> 
     if end <= start:
         return
     topic = run_topic(*run)
-    log.warning("%s[%d]: records %d..%d were not delivered to the run; reading them back from Kafka",
-                topic, partition, start, end - 1)
+    log.info("%s[%d]: applying records %d..%d from Kafka", topic, partition, start, end - 1)
     try:
         async for missing in gateway.read_records(topic, partition, start, end):
             await apply(Record(topic, partition, missing.offset, missing.timestamp / 1000, key, missing.value))
@@ -259,8 +280,8 @@ async def apply(record: Record) -> None:
         await forget_run(key, value)
         return
     if kind == "catch_up":                   # SkippedRecords.watch: records Faust never delivered
-        run = (value["device_id"], value["run_id"])
-        await fill_gap(key, run, record.partition, await gateway.end_offset(run_topic(*run), record.partition))
+        if state is None or state["status"] != "deleted":        # a deleted topic has nothing to read
+            await fill_gap(key, (value["device_id"], value["run_id"]), record.partition, value["end"])
         return
     if state is not None and state["status"] == "deleted":
         if not from_run_topic:
@@ -291,8 +312,9 @@ async def apply(record: Record) -> None:
     elif kind == "stop":
         state, closed = run_state.apply_stop(state)
     elif kind == "silence" and state is not None:
-        if (state["last_received_at"] or 0) > value["checked_at"] - settings.silence_seconds:
-            return                              # readings arrived after the check was sent
+        if ((state["last_received_at"] or 0) > value["checked_at"] - settings.silence_seconds
+                or skipped.is_behind(key)):
+            return                              # readings arrived after the check, or wait to be read back
         state, closed, alerts = run_state.apply_silence(state, value["checked_at"])
         if value["checked_at"] - (state["last_received_at"] or 0) >= settings.finish_after_seconds:
             state, more = run_state.apply_stop(state)
@@ -557,8 +579,8 @@ async def watch_runs() -> None:
     if not app.tables.recovery.in_recovery:
         await skipped.watch()
     for key, state in list(owned.states.items()):
-        if state["status"] != "active" or not state["last_received_at"]:
-            continue
+        if state["status"] != "active" or not state["last_received_at"] or skipped.is_behind(key):
+            continue                 # (a run Kafka has records for is not silent: they are read back first)
         quiet = now - state["last_received_at"]
         if (quiet >= settings.silence_seconds and not state["silent"]) or quiet >= settings.finish_after_seconds:
             await control_topic.send(key=key.encode(), value={"type": "silence", "checked_at": now})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from faust.transport.conductor import Conductor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
@@ -74,3 +75,24 @@ async def _commit_skipped_between_assignments(self: AIOKafkaConsumerThread, offs
 
 
 AIOKafkaConsumerThread._commit = _commit_skipped_between_assignments
+
+
+def _message_handler_that_drops_records_of_unsubscribed_partitions(self: Conductor) -> Any:
+    """Faust's handler looks up the callback of a fetched record's partition with `[]`; a record
+    fetched just before a subscription change took its topic away (an archived run leaving the
+    subscription) then raised KeyError in the Fetcher and stopped the worker (seen in CI). Such a
+    record has no stream to go to: drop it. Nothing is lost: whoever consumes the topic again reads
+    it from the committed offset, and the run agent's gap recovery (agents/runs.py) reads back any
+    record its run has not applied."""
+    callbacks = self._tp_to_callback          # mutated in place by Faust, never replaced
+    lock = self._tp_to_callback_lock
+
+    async def on_message(message: Any) -> Any:
+        async with lock:
+            callback = callbacks.get(message.tp)
+        return None if callback is None else await callback(message)
+
+    return on_message
+
+
+Conductor._compile_message_handler = _message_handler_that_drops_records_of_unsubscribed_partitions

@@ -15,7 +15,8 @@ from typing import Any, AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 from models.run import ReadingBatch, StampedReading, parse_run_topic, run_key, run_topic
 from sports_prophet.config import settings
@@ -27,6 +28,7 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024   # matches the broker's message.max.bytes se
 # assigned its partitions ("Ignoring missing topic" in the log).
 CONSUMER_METADATA_MAX_AGE_MS = 3000
 READ_BACK_TIMEOUT_S = 30.0
+END_OFFSETS_TIMEOUT_S = 5.0
 
 
 class KafkaUnavailable(RuntimeError):
@@ -47,12 +49,19 @@ class TopicPartitionMismatch(RuntimeError):
     """A run topic exists with another partition count than the app's (DESIGN.md: enforce it)."""
 
 
+def key_partition(key: str, partitions: int) -> int:
+    """The partition a record keyed `key` goes to: the default partitioner of Kafka's clients
+    (murmur2), which the gateway's producer uses for every record of a run."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
 class KafkaGateway:
-    """Producer and admin client for one worker process."""
+    """Producer, admin client and an offsets reader for one worker process."""
 
     def __init__(self) -> None:
         self.producer: AIOKafkaProducer | None = None
         self.admin: AIOKafkaAdminClient | None = None
+        self.offsets: AIOKafkaConsumer | None = None     # group-less: only asks for end offsets
         self._known_topics: set[str] = set()
         self._topic_lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
@@ -71,19 +80,25 @@ class KafkaGateway:
             linger_ms=1, max_request_size=MAX_RECORD_BYTES, value_serializer=_dumps,
             key_serializer=str.encode)
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        offsets = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                                   group_id=None, metadata_max_age_ms=CONSUMER_METADATA_MAX_AGE_MS)
         try:
             await producer.start()
             await admin.start()
+            await offsets.start()
         except KafkaConnectionError as exc:
             await producer.stop()
+            await offsets.stop()
             raise unavailable(exc) from exc
-        self.producer, self.admin = producer, admin
+        self.producer, self.admin, self.offsets = producer, admin, offsets
 
     async def stop(self) -> None:
         if self.producer is not None:
             await self.producer.stop()
         if self.admin is not None:
             await self.admin.close()
+        if self.offsets is not None:
+            await self.offsets.stop()
 
     # ------------------------------------------------------------ topics
 
@@ -175,11 +190,19 @@ class KafkaGateway:
 
     # ------------------------------------------------------------ reading back
 
-    async def end_offset(self, topic: str, partition: int) -> int:
-        """The offset the next record written to a partition will get."""
-        tp = TopicPartition(topic, partition)
-        async with reader() as consumer:
-            return (await consumer.end_offsets([tp]))[tp]
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset the next record written to each partition will get, in one request per broker
+        (from Kafka itself, unlike a consumer's highwater, which is only as fresh as its last fetch).
+        Raises KafkaUnavailable when Kafka does not answer, or knows no such partition (a deleted topic)."""
+        await self.started()
+        assert self.offsets is not None
+        if not partitions:
+            return {}
+        try:
+            return await asyncio.wait_for(self.offsets.end_offsets(partitions), END_OFFSETS_TIMEOUT_S)
+        except (asyncio.TimeoutError, KafkaError) as exc:
+            raise KafkaUnavailable(f"end offsets of {len(partitions)} partitions not read within "
+                                   f"{END_OFFSETS_TIMEOUT_S:.0f}s [{type(exc).__name__}: {exc}]") from exc
 
     async def read_records(self, topic: str, partition: int, start: int, end: int
                            ) -> AsyncIterator[ConsumerRecord]:

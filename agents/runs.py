@@ -124,11 +124,18 @@ class SkippedRecords:
     instead raced with its fetcher thread: aiokafka's seek is not thread-safe, and a KeyError in
     `fetched_records` crashed the worker.)"""
 
-    STALLED_AFTER_S = 5.0       # unapplied records and no progress this long: dropped records
+    STALLED_AFTER_S = 10.0      # unapplied records and no progress this long: dropped records
+    # A catch-up waits behind the records queued before it: the next one for the same run only once
+    # the agent has handled it, or after this long (a control record can be dropped as well).
+    CATCH_UP_PATIENCE_S = 60.0
 
     def __init__(self) -> None:
-        self.progress: dict[TopicPartition, tuple[int, float]] = {}
+        self.progress: dict[TopicPartition, tuple[tuple[int, int | None], float]] = {}
         self.behind: set[str] = set()      # keys of runs Kafka has records for that they have not applied
+        self.pending: dict[str, float] = {}    # run key → when its catch-up was sent, until handled
+
+    def caught_up(self, key: str) -> None:
+        self.pending.pop(key, None)
 
     def is_behind(self, key: str) -> bool:
         """Kafka has records of this run it has not applied: not silent, only undelivered."""
@@ -147,6 +154,7 @@ class SkippedRecords:
             assigned = app.consumer.assignment()
         except Exception:           # the consumer is between generations: next second
             return
+        read_offsets = app.consumer._read_offset     # noqa: SLF001 — what Faust has delivered
         control = control_topic.get_topic_name()
         owned_partitions = {tp.partition for tp in assigned if tp.topic == control}
         runs_here: dict[TopicPartition, tuple[str, int]] = {}       # → (run key, offset applied)
@@ -171,11 +179,16 @@ class SkippedRecords:
                 self.progress.pop(tp, None)
                 continue
             self.behind.add(key)
+            # Progress is the run applying records, or Faust delivering them (a backlog): a record
+            # Faust skips while more follow shows up as a gap in `handle` instead.
+            mark = (applied, read_offsets.get(tp))
             seen = self.progress.get(tp)
-            if seen is None or seen[0] != applied:
-                self.progress[tp] = (applied, now)
-            elif now - seen[1] >= self.STALLED_AFTER_S:
-                self.progress[tp] = (applied, now)
+            if seen is None or seen[0] != mark:
+                self.progress[tp] = (mark, now)
+            elif now - seen[1] >= self.STALLED_AFTER_S and (
+                    key not in self.pending or now - self.pending[key] >= self.CATCH_UP_PATIENCE_S):
+                self.progress[tp] = (mark, now)
+                self.pending[key] = now
                 log.warning("%s[%d]: records %d..%d were not delivered; reading them back",
                             tp.topic, tp.partition, applied, end - 1)
                 device_id, run_id = split_run_key(key)
@@ -280,6 +293,7 @@ async def apply(record: Record) -> None:
         await forget_run(key, value)
         return
     if kind == "catch_up":                   # SkippedRecords.watch: records Faust never delivered
+        skipped.caught_up(key)
         if state is None or state["status"] != "deleted":        # a deleted topic has nothing to read
             await fill_gap(key, (value["device_id"], value["run_id"]), record.partition, value["end"])
         return

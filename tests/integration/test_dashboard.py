@@ -59,7 +59,7 @@ def simulate(tmp_path: Path) -> Any:
     def start(url: str, match: str) -> subprocess.Popen:
         log = open(tmp_path / f"simulate-{match}.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "sports_prophet.cli", "simulate", "match", "--url", url,
-                                 "--match", match, "--speedup", "10", "--rate", "5", "--duration", "1200",
+                                 "--match", match, "--speedup", "10", "--rate", "2", "--duration", "1200",
                                  "--no-events", "--progress-every", "2"], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
         started.append(proc)
         return proc

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from aiokafka import TopicPartition
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.errors import UnknownTopicOrPartitionError
 from faust.transport.conductor import Conductor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
@@ -96,3 +99,28 @@ def _message_handler_that_drops_records_of_unsubscribed_partitions(self: Conduct
 
 
 Conductor._compile_message_handler = _message_handler_that_drops_records_of_unsubscribed_partitions
+
+
+_do_commit_offsets = GroupCoordinator._do_commit_offsets
+
+
+async def _commit_without_deleted_topics(self: GroupCoordinator, assignment: Any,
+                                         offsets: Mapping[TopicPartition, Any]) -> None:
+    """A commit that names a partition of a topic deleted meanwhile (DELETE /delete-topic, while the
+    partition is still assigned) fails with UnknownTopicOrPartitionError, which aiokafka retries
+    every 100 ms for as long as the group lasts: Faust's consumer thread stayed stuck in that loop
+    for over a minute, missed the next rebalance and lost the group membership (seen in CI). Once
+    fresh metadata confirms the topic is gone, commit the other partitions without it; there is
+    nothing left to resume in a deleted topic."""
+    try:
+        await _do_commit_offsets(self, assignment, offsets)
+    except UnknownTopicOrPartitionError:
+        await self._client.force_metadata_update()
+        existing = self._cluster.topics()
+        kept = {tp: offset for tp, offset in offsets.items() if tp.topic in existing}
+        if len(kept) == len(offsets):
+            raise                       # not a deleted topic: aiokafka retries as it would
+        await _do_commit_offsets(self, assignment, kept)
+
+
+GroupCoordinator._do_commit_offsets = _commit_without_deleted_topics

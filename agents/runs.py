@@ -488,7 +488,8 @@ class RunSubscription:
     work" in drivers/aiokafka.py), so this lists the cluster's topics and adds the new ones as one
     topic object sharing the agent's queue. Each change is a full rebalance: new topics are added
     in one batch per tick, and every worker ticks on the same wall-clock boundary so they
-    subscribe to the same set together.
+    subscribe to the same set together. Archived runs' topics leave together, on the first tick
+    of each REMOVAL_BATCH_S of wall clock (or with a new run's topic); deleted topics at once.
     """
 
     def __init__(self) -> None:
@@ -497,6 +498,7 @@ class RunSubscription:
         self.mismatch_seen = False
         self.busy_since: float | None = None
         self.refused: set[str] = set()
+        self.changed_in_slot = 0
 
     async def tick(self) -> None:
         if app.rebalancing or app.tables.recovery.in_recovery:
@@ -511,12 +513,16 @@ class RunSubscription:
                         time.monotonic() - self.busy_since)
         self.busy_since = None
         self.reflag_if_dropped()
-        found = {t for t in await gateway.run_topics() if not run_statuses.is_archived(t)}
+        listed = set(await gateway.run_topics())
+        found = {t for t in listed if not run_statuses.is_archived(t)}
         new = sorted(found - self.subscribed)
         usable = set(self.usable(await gateway.partition_counts(new))) if new else set()
         wanted = (self.subscribed & found) | usable          # deleted and archived topics leave it
         if wanted == self.subscribed:
             return
+        slot = int(time.time() // REMOVAL_BATCH_S)       # wall clock: every worker removes on the same tick
+        if not usable and self.subscribed <= listed and slot == self.changed_in_slot:
+            return          # only archived runs leave: they wait to go together, or with the next new run
         live = _live_topic()
         replacement = (app.topic(*sorted(wanted), key_serializer="raw", value_serializer="json")
                        .clone_using_queue(live.queue) if wanted else None)
@@ -527,6 +533,7 @@ class RunSubscription:
         log.info("run topics: %d added, %d gone or finished, %d subscribed", len(usable),
                  len(self.subscribed - found), len(wanted))
         self.current, self.subscribed = replacement, wanted
+        self.changed_in_slot = slot
 
     def reflag_if_dropped(self) -> None:
         """Faust's conductor drops a subscription change flagged while the app is rebalancing
@@ -557,6 +564,11 @@ subscription = RunSubscription()
 DISCOVERY_INTERVAL_S = 1.0
 DISCOVERY_TIMEOUT_S = 3.0
 MAX_REBALANCE_WAIT_S = 5.0
+# Every subscription change is a rebalance of the whole group, and faust-streaming drops fetched
+# records at each one (SkippedRecords reads them back): archived runs leave
+# the subscription in batches, at most this often; a new run joins within a tick, taking them along.
+# (A deleted topic leaves at once: consuming or committing a topic that is gone only fails.)
+REMOVAL_BATCH_S = 10.0
 
 
 @app.task

@@ -147,9 +147,9 @@ class SkippedRecords:
         the run applied with the end of its topic partition in Kafka itself. Neither Faust's
         assignment of the run topic nor its highwater is trusted: both were seen missing or stale
         while records sat unconsumed (a highwater is only as fresh as the last fetch Faust made).
-        A run with unapplied records whose applied offset has not moved for STALLED_AFTER_S is
-        asked to read them back (a control record: tables are written only while the agent
-        handles a record)."""
+        A run with unapplied records where neither its applied offset nor Faust's delivery of the
+        partition has moved for STALLED_AFTER_S is asked to read them back (a control record:
+        tables are written only while the agent handles a record)."""
         try:
             assigned = app.consumer.assignment()
         except Exception:           # the consumer is between generations: next second

@@ -161,8 +161,10 @@ class SkippedRecords:
         for topic in subscription.subscribed:
             key = run_key(*parse_run_topic(topic))
             partition = key_partition(key, settings.topic_partitions)
-            state = owned.get(key) if partition in owned_partitions else None
-            if partition in owned_partitions and not (state and state["status"] == "deleted"):
+            if partition not in owned_partitions:
+                continue
+            state = owned.get(key)
+            if not (state and state["status"] == "deleted"):
                 runs_here[TopicPartition(topic, partition)] = (key, state.get("source_next", 0) if state else 0)
         try:
             ends = await gateway.end_offsets(list(runs_here))

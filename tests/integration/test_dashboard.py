@@ -20,6 +20,7 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, async_playwright, expect
 
+from models.run import parse_run_topic
 from simulator.events import EVENT_SCHEMA, EVENTS_DEVICE
 from simulator.transport import register
 from sports_prophet.config import REPO_ROOT
@@ -76,8 +77,7 @@ def simulate(tmp_path: Path) -> Any:
 def delete_match_topics(url: str, match: str) -> None:
     with urllib.request.urlopen(f"{url}/list-topics", timeout=30) as response:
         topics = json.load(response)["topics"]
-    for topic in topics:
-        _, device, run = topic.split(".", 2)
+    for device, run in filter(None, map(parse_run_topic, topics)):
         if run == match or run.startswith(f"{match}_t"):
             urllib.request.urlopen(urllib.request.Request(f"{url}/delete-topic/{device}/{run}", method="DELETE"),
                                    timeout=60).close()

@@ -306,6 +306,7 @@ async def test_http_close_waits_for_the_batches_the_periodic_flush_has_in_flight
         transport = HttpTransport(http, str(server.make_url("")).rstrip("/"), progress)
         for i in range(30):
             await transport.send("dev", f"run_{i % 3}", [{"i": i}])
+
         async def flusher_took_the_buffers() -> None:     # its POSTs are now in flight (0.5 s each)
             while any(transport.buffers.values()):
                 await asyncio.sleep(0.01)

@@ -276,6 +276,9 @@ async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int) -> 
     if end <= start:
         return
     topic = run_topic(*run)
+    if topic not in subscription.listed:          # deleted (maybe by another app): nothing to read back
+        log.info("%s[%d]: records %d..%d not read back: the topic is gone", topic, partition, start, end - 1)
+        return
     log.info("%s[%d]: applying records %d..%d from Kafka", topic, partition, start, end - 1)
     try:
         async for missing in gateway.read_records(topic, partition, start, end):
@@ -501,6 +504,7 @@ class RunSubscription:
         self.busy_since: float | None = None
         self.refused: set[str] = set()
         self.changed_in_slot = 0
+        self.listed: set[str] = set()        # every run topic the cluster had at the last tick
 
     async def tick(self) -> None:
         if app.rebalancing or app.tables.recovery.in_recovery:
@@ -515,7 +519,7 @@ class RunSubscription:
                         time.monotonic() - self.busy_since)
         self.busy_since = None
         self.reflag_if_dropped()
-        listed = set(await gateway.run_topics())
+        listed = self.listed = set(await gateway.run_topics())
         found = {t for t in listed if not run_statuses.is_archived(t)}
         new = sorted(found - self.subscribed)
         usable = set(self.usable(await gateway.partition_counts(new))) if new else set()

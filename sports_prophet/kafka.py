@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -198,11 +198,7 @@ class KafkaGateway:
         assert self.offsets is not None
         if not partitions:
             return {}
-        try:
-            return await asyncio.wait_for(self.offsets.end_offsets(partitions), END_OFFSETS_TIMEOUT_S)
-        except (asyncio.TimeoutError, KafkaError) as exc:
-            raise KafkaUnavailable(f"end offsets of {len(partitions)} partitions not read within "
-                                   f"{END_OFFSETS_TIMEOUT_S:.0f}s [{type(exc).__name__}: {exc}]") from exc
+        return await bounded_offsets(self.offsets.end_offsets(partitions), f"end offsets of {len(partitions)} partitions")
 
     async def read_records(self, topic: str, partition: int, start: int, end: int
                            ) -> AsyncIterator[ConsumerRecord]:
@@ -211,7 +207,8 @@ class KafkaGateway:
         tp = TopicPartition(topic, partition)
         async with reader() as consumer:
             consumer.assign([tp])
-            position = max(start, (await consumer.beginning_offsets([tp]))[tp])
+            first = await bounded_offsets(consumer.beginning_offsets([tp]), f"the first offset of {topic}[{partition}]")
+            position = max(start, first[tp])
             consumer.seek(tp, position)
             deadline = time.monotonic() + READ_BACK_TIMEOUT_S
             while position < end:
@@ -255,6 +252,17 @@ class KafkaGateway:
         records.sort(key=lambda r: (r[0], r[2]), reverse=True)
         newest_first = [reading["data"] for *_, batch in records for reading in reversed(batch["readings"])]
         return newest_first[:limit]
+
+
+async def bounded_offsets(request: Awaitable[dict[TopicPartition, int]], what: str) -> dict[TopicPartition, int]:
+    """An offsets request that gives up after END_OFFSETS_TIMEOUT_S: aiokafka retries a partition of
+    a deleted topic (StaleMetadata) for its whole 40 s request timeout, and then raises
+    KafkaTimeoutError; the agent reading a run back must neither wait that long nor crash."""
+    try:
+        return await asyncio.wait_for(request, END_OFFSETS_TIMEOUT_S)
+    except (asyncio.TimeoutError, KafkaError) as exc:
+        raise KafkaUnavailable(f"{what} not read within {END_OFFSETS_TIMEOUT_S:.0f}s "
+                               f"(Kafka away, or the topic deleted) [{type(exc).__name__}: {exc}]") from exc
 
 
 @asynccontextmanager

@@ -164,8 +164,9 @@ class SkippedRecords:
             if partition not in owned_partitions:
                 continue
             state = owned.get(key)
-            if not (state and state["status"] == "deleted"):
-                runs_here[TopicPartition(topic, partition)] = (key, state.get("source_next", 0) if state else 0)
+            if state and state["status"] == "deleted" and run_statuses.status(key) == "deleted":
+                continue        # its topic is being deleted; once written again, ingest marks it active
+            runs_here[TopicPartition(topic, partition)] = (key, state.get("source_next", 0) if state else 0)
         try:
             ends = await gateway.end_offsets(list(runs_here))
         except KafkaUnavailable as exc:          # a topic deleted meanwhile, or Kafka away: next second
@@ -299,8 +300,7 @@ async def apply(record: Record) -> None:
         return
     if kind == "catch_up":                   # SkippedRecords.watch: records Faust never delivered
         skipped.caught_up(key)
-        if state is None or state["status"] != "deleted":        # a deleted topic has nothing to read
-            await fill_gap(key, (value["device_id"], value["run_id"]), record.partition, value["end"])
+        await fill_gap(key, (value["device_id"], value["run_id"]), record.partition, value["end"])
         return
     if state is not None and state["status"] == "deleted":
         if not from_run_topic:

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from agents.keeping_up import KeepingUp
 from agents.runs import declare_unconsumed_topics, outputs_topic, run_statuses, subscription
 from cql.archive import ArchiveWriter, Write, output_writes, reading_writes
 from models.run import parse_run_topic
@@ -35,7 +36,7 @@ from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS
 log = logging.getLogger(__name__)
 
 SINK_GROUP = f"{settings.app_id}-sink"
-BEHIND_AFTER_S = 10.0          # unwritten records older than this make /health say the sink is behind
+BEHIND_AFTER_S = 10.0          # records in Kafka this long and still unwritten make /health say the sink is behind
 
 
 def record_writes(topic: str, offset: int, value: dict[str, Any]) -> list[Write]:
@@ -52,7 +53,7 @@ class ArchiveSink:
         self.consumer: AIOKafkaConsumer | None = None
         self.topics: set[str] = set()
         self.committed: dict[TopicPartition, int] = {}
-        self.caught_up_at = time.time()
+        self.keeping_up = KeepingUp(time.time(), BEHIND_AFTER_S)
 
     def wanted_topics(self) -> set[str]:
         return subscription.subscribed | {outputs_topic.get_topic_name()}
@@ -78,9 +79,8 @@ class ArchiveSink:
             self.topics = wanted
             self.committed = {}
         polled = await self.consumer.getmany(timeout_ms=500, max_records=settings.sink_batch_records)
+        await self.positions()
         if not polled:
-            if await self.lag() == 0:
-                self.caught_up_at = time.time()
             return
         writes = [w for tp, messages in polled.items() for m in messages
                   for w in record_writes(tp.topic, m.offset, json.loads(m.value))]
@@ -94,26 +94,25 @@ class ArchiveSink:
             # from the last commit (idempotently).
             log.info("sink commit skipped after a rebalance (%s); the new owner rewrites these rows", exc)
 
-    async def lag(self) -> int:
-        """Records in this worker's sink partitions not yet written to Cassandra."""
+    async def positions(self) -> dict[TopicPartition, int]:
+        """Records in each of this worker's sink partitions not yet written to Cassandra; noted
+        in `keeping_up`."""
         if self.consumer is None:
-            return 0
-        total = 0
+            return {}
+        ends: dict[TopicPartition, int] = {}
         for tp in list(self.consumer.assignment()):
             try:
                 if tp not in self.committed:
                     self.committed[tp] = await self.consumer.committed(tp) or 0
-                highwater = self.consumer.highwater(tp)
+                ends[tp] = self.consumer.highwater(tp) or 0
             except (AssertionError, KafkaError):     # revoked by a rebalance meanwhile: not ours to count
                 continue
-            total += max(0, (highwater or 0) - self.committed[tp])
-        return total
+        self.keeping_up.observe(self.committed, ends, time.time())
+        return {tp: max(0, end - self.committed[tp]) for tp, end in ends.items()}
 
     async def health(self) -> dict[str, Any]:
-        lag = await self.lag()
-        if lag == 0:
-            self.caught_up_at = time.time()
-        behind = self.writer.health.failing_since is not None or time.time() - self.caught_up_at > BEHIND_AFTER_S
+        lag = sum((await self.positions()).values())
+        behind = self.writer.health.failing_since is not None or self.keeping_up.behind(time.time())
         return {"behind": behind, "unwritten_records": lag, **self.writer.health.as_json()}
 
 

@@ -79,7 +79,9 @@ class ArchiveSink:
             self.topics = wanted
             self.committed = {}
         polled = await self.consumer.getmany(timeout_ms=500, max_records=settings.sink_batch_records)
-        await self.positions()
+        ends = self.end_offsets()               # no round trip here: partitions it has committed to
+        self.keeping_up.observe(self.committed, {tp: end for tp, end in ends.items() if tp in self.committed},
+                                time.time())
         if not polled:
             return
         writes = [w for tp, messages in polled.items() for m in messages
@@ -94,24 +96,33 @@ class ArchiveSink:
             # from the last commit (idempotently).
             log.info("sink commit skipped after a rebalance (%s); the new owner rewrites these rows", exc)
 
-    async def positions(self) -> dict[TopicPartition, int]:
-        """Records in each of this worker's sink partitions not yet written to Cassandra; noted
-        in `keeping_up`."""
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        """This worker's sink partitions and their end offsets, as of the consumer's last fetch."""
         if self.consumer is None:
             return {}
         ends: dict[TopicPartition, int] = {}
         for tp in list(self.consumer.assignment()):
             try:
-                if tp not in self.committed:
-                    self.committed[tp] = await self.consumer.committed(tp) or 0
                 ends[tp] = self.consumer.highwater(tp) or 0
             except (AssertionError, KafkaError):     # revoked by a rebalance meanwhile: not ours to count
                 continue
+        return ends
+
+    async def unwritten(self) -> dict[TopicPartition, int]:
+        """Records in each of this worker's sink partitions not yet written to Cassandra."""
+        if self.consumer is None:
+            return {}
+        ends = self.end_offsets()
+        for tp in [tp for tp in ends if tp not in self.committed]:
+            try:
+                self.committed[tp] = await self.consumer.committed(tp) or 0
+            except (AssertionError, KafkaError):     # revoked by a rebalance meanwhile: not ours to count
+                del ends[tp]
         self.keeping_up.observe(self.committed, ends, time.time())
         return {tp: max(0, end - self.committed[tp]) for tp, end in ends.items()}
 
     async def health(self) -> dict[str, Any]:
-        lag = sum((await self.positions()).values())
+        lag = sum((await self.unwritten()).values())
         behind = self.writer.health.failing_since is not None or self.keeping_up.behind(time.time())
         return {"behind": behind, "unwritten_records": lag, **self.writer.health.as_json()}
 

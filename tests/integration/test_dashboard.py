@@ -109,8 +109,12 @@ async def positions(page: Page) -> dict[str, list[str]]:
 async def shown_with_api(page: Page, http: aiohttp.ClientSession, url: str, run: str) -> tuple[dict, dict]:
     """The player's row and the API's summary at the same moment: the row once it shows the reading
     count the API has (the stream has stopped, so the count settles)."""
+    seen: dict[str, Any] = {}
+
     async def same_moment() -> tuple[dict, dict] | None:
         api = await get(http, f"{url}/runs/gps_match/{run}")
+        seen["api"] = api["readings"]
+        seen["page"] = await page.evaluate("id => document.getElementById('row-' + id)?.dataset.readings", run)
         try:
             await page.wait_for_function("([id, n]) => document.getElementById('row-' + id)?.dataset.readings == n",
                                          arg=[run, api["readings"]], timeout=3000)
@@ -121,7 +125,10 @@ async def shown_with_api(page: Page, http: aiohttp.ClientSession, url: str, run:
                 .map(td => [td.classList[1], td.textContent]))}; }""", run)
         return (api, row) if row["readings"] == str(api["readings"]) else None
 
-    return await wait_for(same_moment, timeout=30, what=f"{run} on the page and in the API at one moment")
+    try:
+        return await wait_for(same_moment, timeout=30, what=f"{run} on the page and in the API at one moment")
+    except AssertionError as exc:          # say which side was behind
+        raise AssertionError(f"{exc}; last seen: the API {seen.get('api')} readings, the page {seen.get('page')}") from None
 
 
 async def test_the_dashboard_shows_a_live_match_from_two_workers(http, make_worker, page, simulate, tmp_path):

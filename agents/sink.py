@@ -36,6 +36,7 @@ from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS
 log = logging.getLogger(__name__)
 
 SINK_GROUP = f"{settings.app_id}-sink"
+OBSERVE_EVERY_S = 1.0          # how often the poll loop notes its progress in `keeping_up`
 BEHIND_AFTER_S = 10.0          # records in Kafka this long and still unwritten make /health say the sink is behind
 
 
@@ -54,6 +55,7 @@ class ArchiveSink:
         self.topics: set[str] = set()
         self.committed: dict[TopicPartition, int] = {}
         self.keeping_up = KeepingUp(time.time(), BEHIND_AFTER_S)
+        self.observed_at = 0.0
 
     def wanted_topics(self) -> set[str]:
         return subscription.subscribed | {outputs_topic.get_topic_name()}
@@ -79,9 +81,11 @@ class ArchiveSink:
             self.topics = wanted
             self.committed = {}
         polled = await self.consumer.getmany(timeout_ms=500, max_records=settings.sink_batch_records)
-        ends = self.end_offsets()               # no round trip here: partitions it has committed to
-        self.keeping_up.observe(self.committed, {tp: end for tp, end in ends.items() if tp in self.committed},
-                                time.time())
+        now = time.time()
+        if now - self.observed_at >= OBSERVE_EVERY_S:   # O(partitions): once a second, not per poll
+            self.observed_at = now                       # and no round trip: partitions it has committed to
+            self.keeping_up.observe(self.committed, {tp: end for tp, end in self.end_offsets().items()
+                                                     if tp in self.committed}, now)
         if not polled:
             return
         writes = [w for tp, messages in polled.items() for m in messages

@@ -18,8 +18,8 @@ class KeepingUp:
 
     def observe(self, committed: Mapping[Hashable, int], ends: Mapping[Hashable, int],
                 now: float) -> None:
-        """Note the consumer's committed offsets and the partitions' end offsets; partitions no longer assigned (`ends` lacks them) are not
-        waited for."""
+        """Note the consumer's committed offsets and the partitions' end offsets; partitions no
+        longer assigned (`ends` lacks them) are not waited for."""
         if all(committed.get(tp, 0) >= end for tp, end in self.target.items() if tp in ends):
             self.reached_at = now
             self.target = dict(ends)

@@ -112,10 +112,10 @@ class ArchiveSink:
                 continue
         return ends
 
-    async def unwritten(self) -> dict[TopicPartition, int]:
-        """Records in each of this worker's sink partitions not yet written to Cassandra."""
+    async def unwritten(self) -> int:
+        """Records in this worker's sink partitions not yet written to Cassandra."""
         if self.consumer is None:
-            return {}
+            return 0
         ends = self.end_offsets()
         for tp in [tp for tp in ends if tp not in self.committed]:
             try:
@@ -123,10 +123,10 @@ class ArchiveSink:
             except (AssertionError, KafkaError):     # revoked by a rebalance meanwhile: not ours to count
                 del ends[tp]
         self.keeping_up.observe(self.committed, ends, time.time())
-        return {tp: max(0, end - self.committed[tp]) for tp, end in ends.items()}
+        return sum(max(0, end - self.committed[tp]) for tp, end in ends.items())
 
     async def health(self) -> dict[str, Any]:
-        lag = sum((await self.unwritten()).values())
+        lag = await self.unwritten()
         behind = self.writer.health.failing_since is not None or self.keeping_up.behind(time.time())
         return {"behind": behind, "unwritten_records": lag, **self.writer.health.as_json()}
 

@@ -7,11 +7,13 @@ only sees every player if `WS /live` merges the runs each worker owns. Waits are
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
 import sys
 import urllib.request
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -131,6 +133,28 @@ async def shown_with_api(page: Page, http: aiohttp.ClientSession, url: str, run:
         raise AssertionError(f"{exc}; last seen: the API {seen.get('api')} readings, the page {seen.get('page')}") from None
 
 
+async def page_state(page: Page) -> str:
+    """What the page shows, for a failure message: its feed, last update and each row's readings."""
+    try:
+        state = await asyncio.wait_for(page.evaluate("""() => {
+            const badge = document.getElementById('connection');
+            return {feed: badge.dataset.state, updated_s_ago: (Date.now() - Number(badge.dataset.updatedAt)) / 1000,
+                    rows: Object.fromEntries([...document.querySelectorAll('#players-body tr')]
+                        .map(r => [r.id.split('_').slice(-2).join('_'), r.dataset.readings]))}; }"""), 10)
+    except (asyncio.TimeoutError, PlaywrightError) as exc:
+        return f"the page did not answer ({type(exc).__name__})"
+    return json.dumps(state)
+
+
+@asynccontextmanager
+async def explained(page: Page) -> AsyncIterator[None]:
+    """A failing step's error says what the page showed then (a slow page, a stalled feed, a missing row)."""
+    try:
+        yield
+    except (AssertionError, PlaywrightError) as exc:
+        raise AssertionError(f"{str(exc).splitlines()[0]}; the page then: {await page_state(page)}") from exc
+
+
 async def test_the_dashboard_shows_a_live_match_from_two_workers(http, make_worker, page, simulate, tmp_path):
     a, b = make_worker("dash-a").start(), make_worker("dash-b").start()
     match = unique("m")
@@ -142,71 +166,72 @@ async def test_the_dashboard_shows_a_live_match_from_two_workers(http, make_work
         return sum(n > 0 for runs in owned for n in runs.values()) == PLAYERS
 
     await wait_for(every_player_processed, timeout=120, interval=0.5, what=f"the {PLAYERS} players' runs processed")
-    await page.goto(f"{b.url}/?match={match}")
-    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    await expect(page.locator("#players-layer .player")).to_have_count(PLAYERS, timeout=30_000)
-    await expect(page.locator("#players-body tr")).to_have_count(PLAYERS)
+    async with explained(page):
+        await page.goto(f"{b.url}/?match={match}")
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        await expect(page.locator("#players-layer .player")).to_have_count(PLAYERS, timeout=30_000)
+        await expect(page.locator("#players-body tr")).to_have_count(PLAYERS)
 
-    async def split_over_both_workers() -> list[dict[str, int]] | None:
-        owners = [await local_runs(http, w, match) for w in (a, b)]
-        return owners if all(owners) and sum(map(len, owners)) == PLAYERS else None
+        async def split_over_both_workers() -> list[dict[str, int]] | None:
+            owners = [await local_runs(http, w, match) for w in (a, b)]
+            return owners if all(owners) and sum(map(len, owners)) == PLAYERS else None
 
-    owners = await wait_for(split_over_both_workers, timeout=60, interval=0.5, what="players owned by both workers")
-    home, away = sorted({int(run.split("_t")[-1].split("_")[0]) for runs in owners for run in runs})
+        owners = await wait_for(split_over_both_workers, timeout=60, interval=0.5, what="players owned by both workers")
+        home, away = sorted({int(run.split("_t")[-1].split("_")[0]) for runs in owners for run in runs})
 
-    before = await positions(page)                # they move on, whichever worker owns each player now
-    await page.wait_for_function("""before => [...document.querySelectorAll('#players-layer .player')]
-        .filter(d => before[d.dataset.run] && (d.dataset.x !== before[d.dataset.run][0]
-                                               || d.dataset.y !== before[d.dataset.run][1])).length >= 15""",
-                                 arg=before, timeout=60_000)
+        before = await positions(page)                # they move on, whichever worker owns each player now
+        await page.wait_for_function("""before => [...document.querySelectorAll('#players-layer .player')]
+            .filter(d => before[d.dataset.run] && (d.dataset.x !== before[d.dataset.run][0]
+                                                   || d.dataset.y !== before[d.dataset.run][1])).length >= 15""",
+                                     arg=before, timeout=60_000)
 
-    scorer, booked = f"{match}_t{home}_9", f"{match}_t{away}_4"
-    t0 = (await get(http, f"{a.url}/runs/gps_match/{scorer}"))["first_t"]
-    events = [
-        {"minute": 0.0, "event": "kickoff", "team": "home", "player": "", "xg": 0.0, "detail": ""},
-        {"minute": 3.5, "event": "shot", "team": "home", "player": scorer, "xg": 0.31, "detail": "saved"},
-        {"minute": 4.0, "event": "goal", "team": "home", "player": scorer, "xg": 0.42, "detail": "right foot"},
-        {"minute": 6.2, "event": "yellow_card", "team": "away", "player": booked, "xg": 0.0, "detail": "foul"},
-        {"minute": 8.9, "event": "goal", "team": "away", "player": f"{match}_t{away}_10", "xg": 0.12, "detail": "header"},
-    ]
-    async with http.post(f"{a.url}/ingest/{EVENTS_DEVICE}/{match}",
-                         json=[{**e, "timestamp": t0 + e["minute"] * 60} for e in events]) as response:
-        assert response.status == 200, await response.text()
-    await expect(page.locator("#score")).to_have_attribute("data-home", "1", timeout=20_000)
-    await expect(page.locator("#score")).to_have_attribute("data-away", "1")
-    timeline = page.locator("#timeline li")
-    await expect(timeline).to_have_count(len(events))
-    await expect(timeline.first).to_have_attribute("data-event", "goal")         # newest first
-    await expect(page.locator("#timeline li[data-event=yellow_card]")).to_contain_text("#4")
-    await expect(page.locator("#match-minute")).to_have_text("8'")
+        scorer, booked = f"{match}_t{home}_9", f"{match}_t{away}_4"
+        t0 = (await get(http, f"{a.url}/runs/gps_match/{scorer}"))["first_t"]
+        events = [
+            {"minute": 0.0, "event": "kickoff", "team": "home", "player": "", "xg": 0.0, "detail": ""},
+            {"minute": 3.5, "event": "shot", "team": "home", "player": scorer, "xg": 0.31, "detail": "saved"},
+            {"minute": 4.0, "event": "goal", "team": "home", "player": scorer, "xg": 0.42, "detail": "right foot"},
+            {"minute": 6.2, "event": "yellow_card", "team": "away", "player": booked, "xg": 0.0, "detail": "foul"},
+            {"minute": 8.9, "event": "goal", "team": "away", "player": f"{match}_t{away}_10", "xg": 0.12, "detail": "header"},
+        ]
+        async with http.post(f"{a.url}/ingest/{EVENTS_DEVICE}/{match}",
+                             json=[{**e, "timestamp": t0 + e["minute"] * 60} for e in events]) as response:
+            assert response.status == 200, await response.text()
+        await expect(page.locator("#score")).to_have_attribute("data-home", "1", timeout=20_000)
+        await expect(page.locator("#score")).to_have_attribute("data-away", "1")
+        timeline = page.locator("#timeline li")
+        await expect(timeline).to_have_count(len(events))
+        await expect(timeline.first).to_have_attribute("data-event", "goal")         # newest first
+        await expect(page.locator("#timeline li[data-event=yellow_card]")).to_contain_text("#4")
+        await expect(page.locator("#match-minute")).to_have_text("8'")
 
-    await page.click(f"#row-{scorer}")
-    chart = page.locator("#speed-chart")
-    await expect(chart).to_have_attribute("data-run", scorer)
-    await page.wait_for_function("() => Number(document.getElementById('speed-chart').dataset.points) >= 10",
-                                 timeout=60_000)
-    await expect(page.locator(f"#dot-{scorer}")).to_have_class("player home selected")
-    shot = await page.screenshot(full_page=True, timeout=120_000)      # a loaded CI machine renders slowly
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    for path in (SCREENSHOT, tmp_path / "dashboard.png"):
-        path.write_bytes(shot)
+        await page.click(f"#row-{scorer}")
+        chart = page.locator("#speed-chart")
+        await expect(chart).to_have_attribute("data-run", scorer)
+        await page.wait_for_function("() => Number(document.getElementById('speed-chart').dataset.points) >= 10",
+                                     timeout=60_000)
+        await expect(page.locator(f"#dot-{scorer}")).to_have_class("player home selected")
+        shot = await page.screenshot(full_page=True, timeout=120_000)      # a loaded CI machine renders slowly
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        for path in (SCREENSHOT, tmp_path / "dashboard.png"):
+            path.write_bytes(shot)
 
-    stop(streaming)
-    for run in (scorer, booked):
-        api, row = await shown_with_api(page, http, a.url, run)
-        motion = api["motion"]
-        assert float(row["distance"]) == motion["distance_m"] and float(row["topSpeed"]) == motion["top_speed_mps"]
-        assert float(row["hsr"]) == motion["hsr_distance_m"] and int(row["sprints"]) == motion["sprints"]
-        assert row["text"]["distance"] == f"{motion['distance_m']:,.0f}"
-        assert row["text"]["top-speed"] == f"{motion['top_speed_mps']:.2f}"
-        assert motion["distance_m"] > 0
+        stop(streaming)
+        for run in (scorer, booked):
+            api, row = await shown_with_api(page, http, a.url, run)
+            motion = api["motion"]
+            assert float(row["distance"]) == motion["distance_m"] and float(row["topSpeed"]) == motion["top_speed_mps"]
+            assert float(row["hsr"]) == motion["hsr_distance_m"] and int(row["sprints"]) == motion["sprints"]
+            assert row["text"]["distance"] == f"{motion['distance_m']:,.0f}"
+            assert row["text"]["top-speed"] == f"{motion['top_speed_mps']:.2f}"
+            assert motion["distance_m"] > 0
 
-    await page.goto(f"{b.url}/#/runs")
-    await expect(page.locator(f"#runs-live tr[data-run={scorer}]")).to_have_count(1)
-    await page.click(f"#runs-live tr[data-run={scorer}] a")
-    cards = page.locator("#run-summary .cards")
-    await expect(cards).to_be_visible(timeout=20_000)            # from history, or the live copy with a note why
-    assert int(await cards.get_attribute("data-readings")) > 0   # the archive's copy may lag the live one
+        await page.goto(f"{b.url}/#/runs")
+        await expect(page.locator(f"#runs-live tr[data-run={scorer}]")).to_have_count(1)
+        await page.click(f"#runs-live tr[data-run={scorer}] a")
+        cards = page.locator("#run-summary .cards")
+        await expect(cards).to_be_visible(timeout=20_000)            # from history, or the live copy with a note why
+        assert int(await cards.get_attribute("data-readings")) > 0   # the archive's copy may lag the live one
 
 
 async def test_static_files_are_a_fixed_whitelist(http, worker):

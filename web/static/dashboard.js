@@ -55,8 +55,10 @@ function follow(match) {
 function receive(message) {
   if (message.type === "runs") {
     for (const summary of Object.values(message.runs)) updateRun(summary);
-    refreshMatches();
-    renderLive();
+    const badge = $("connection");
+    badge.dataset.updatedAt = Date.now();
+    badge.title = `last update ${new Date().toLocaleTimeString()}`;
+    scheduleRender();
   } else if (message.type === "events" && message.match === state.match) {
     if (message.reset) state.events = [];
     state.events.push(...message.events);
@@ -64,6 +66,20 @@ function receive(message) {
   } else if (message.type === "error") {
     $("events-status").textContent = `${message.error} ${message.detail ?? ""}`;
   }
+}
+
+let renderPending = false;
+
+/** Render at most once a frame: on a busy machine summaries arrive faster than the page paints,
+ * and rendering each one would queue work without end (the page falling ever further behind). */
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    refreshMatches();
+    renderLive();
+  });
 }
 
 function updateRun(summary) {

@@ -163,9 +163,9 @@ class SkippedRecords:
             partition = key_partition(key, settings.topic_partitions)
             if partition not in owned_partitions:
                 continue
-            state = owned.get(key)
-            if state and state["status"] == "deleted" and run_statuses.status(key) == "deleted":
+            if run_statuses.status(key) == "deleted":
                 continue        # its topic is being deleted; once written again, ingest marks it active
+            state = owned.get(key)
             runs_here[TopicPartition(topic, partition)] = (key, state.get("source_next", 0) if state else 0)
         try:
             ends = await gateway.end_offsets(list(runs_here))

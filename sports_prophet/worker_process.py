@@ -38,7 +38,11 @@ class WorkerProcess:
             self.proc = subprocess.Popen([sys.executable, "-m", "sports_prophet.cli", "worker"], cwd=REPO_ROOT,
                                          env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        self.wait_healthy(timeout)
+        try:
+            self.wait_healthy(timeout)
+        except BaseException:           # a worker that never became healthy is not left running
+            self.stop()
+            raise
         return self
 
     def wait_healthy(self, timeout: float) -> None:

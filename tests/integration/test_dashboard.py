@@ -140,7 +140,7 @@ async def page_state(page: Page) -> str:
             const badge = document.getElementById('connection');
             return {feed: badge.dataset.state, updated_s_ago: (Date.now() - Number(badge.dataset.updatedAt)) / 1000,
                     rows: Object.fromEntries([...document.querySelectorAll('#players-body tr')]
-                        .map(r => [r.id.split('_').slice(-2).join('_'), r.dataset.readings]))}; }"""), 10)
+                        .map(r => [r.dataset.run, r.dataset.readings]))}; }"""), 10)
     except (asyncio.TimeoutError, PlaywrightError) as exc:
         return f"the page did not answer ({type(exc).__name__})"
     return json.dumps(state)

@@ -50,6 +50,7 @@ gateway = KafkaGateway()
 registry = DeviceRegistry()
 log = logging.getLogger(__name__)
 SHUTDOWN_DEADLINE_S = 20.0
+CRASH_SHUTDOWN_DEADLINE_S = 3.0
 
 
 @app.service
@@ -62,19 +63,27 @@ class GatewayService(mode.Service):
 
 @app.service
 class ShutdownDeadline(mode.Service):
-    """Ends the process when a clean stop hangs: with Kafka gone, Faust's consumer thread waits for
-    it for ever and the worker never exits on SIGTERM (faust issues 484, 596). Exiting loses
-    nothing: every state change is in Kafka before its offset is committed, and replays are skipped."""
+    """Ends the process when a stop hangs: with Kafka gone, Faust's consumer thread waits for it for
+    ever and the worker never exits on SIGTERM (faust issues 484, 596); after a Faust service crashed
+    (its consumer broken mid-rebalance), the stop hung the same way while every ingest answered 503.
+    A crashed worker gets a short deadline: it exits non-zero at once, for its supervisor
+    (`scripts/run`, docker compose's restart policy) to start it again. Exiting loses nothing:
+    every state change is in Kafka before its offset is committed, and replays are skipped."""
 
     async def on_stop(self) -> None:
-        deadline = threading.Timer(SHUTDOWN_DEADLINE_S, exit_now)
+        if app.crash_reason is not None:
+            log.error("a Faust service crashed (%r): the worker stops and exits non-zero, to be restarted",
+                      app.crash_reason)
+            seconds, why = CRASH_SHUTDOWN_DEADLINE_S, "after a crash"
+        else:
+            seconds, why = SHUTDOWN_DEADLINE_S, f"(is Kafka reachable at {settings.kafka_bootstrap}?)"
+        deadline = threading.Timer(seconds, exit_now, (seconds, why))
         deadline.daemon = True          # a stop that completes ends the process without waiting for it
         deadline.start()
 
 
-def exit_now() -> None:
-    log.error("the worker did not stop within %.0fs (is Kafka reachable at %s?); exiting now",
-              SHUTDOWN_DEADLINE_S, settings.kafka_bootstrap)
+def exit_now(seconds: float, why: str) -> None:
+    log.error("the worker did not stop within %.0fs %s; exiting now", seconds, why)
     logging.shutdown()
     os._exit(1)
 

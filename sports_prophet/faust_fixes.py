@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from aiokafka import TopicPartition
 from aiokafka.consumer.group_coordinator import GroupCoordinator
-from aiokafka.errors import UnknownTopicOrPartitionError
+from aiokafka.errors import IllegalStateError, UnknownTopicOrPartitionError
 from faust.transport.conductor import Conductor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
@@ -56,10 +56,60 @@ async def _seek_wait_of_revoked_partitions_is_skipped(self: AIOKafkaConsumerThre
     """The same race through Recovery's other seek path (`Recovery._seek_offsets` → `seek_wait`),
     which calls aiokafka directly: seen crashing a worker that a second one joined mid-recovery."""
     assigned = {tp: offset for tp, offset in partitions.items() if consumer._subscription.is_assigned(tp)}
-    await _seek_wait(self, consumer, assigned)
+    try:
+        await _seek_wait(self, consumer, assigned)
+    except IllegalStateError:        # aiokafka's position(): a partition was taken while it waited
+        if all(consumer._subscription.is_assigned(tp) for tp in assigned):
+            raise
 
 
 AIOKafkaConsumerThread._seek_wait = _seek_wait_of_revoked_partitions_is_skipped
+
+
+async def _seek_to_committed_of_assigned_partitions(self: AIOKafkaConsumerThread) -> Mapping[TP, int]:
+    return await self.call_thread(_seek_assigned_partitions_to_committed, self._ensure_consumer())
+
+
+async def _seek_assigned_partitions_to_committed(consumer: Any) -> dict[TP, int | None]:
+    """aiokafka's `seek_to_committed`, minus its crash when a rebalance moves the assignment mid-way.
+
+    Recovery calls it (`Consumer.perform_seek`) after each rebalance. aiokafka asks the coordinator
+    for each partition's committed offset in turn, and between two answers the next rebalance can
+    reset the assignment (a run topic deleted, a new run topic subscribed): its `seek_to` then
+    asserts "assignment is not None", Recovery crashes and the worker stops (reproduced by
+    tests/integration/test_topic_churn.py: delete and re-stream runs while others stream). With no
+    partition assigned at all it asserts as well. A partition no longer assigned needs no seek: the
+    rebalance that took it starts a new recovery, which seeks again."""
+    subscription = consumer._subscription
+    committed: dict[TP, int | None] = {}
+    for tp in subscription.assigned_partitions():
+        offset = await consumer.committed(tp)
+        if not subscription.is_assigned(tp):
+            continue
+        committed[tp] = offset
+        if offset and offset > 0:
+            consumer._fetcher.seek_to(tp, offset)
+    return committed
+
+
+AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_of_assigned_partitions
+
+
+async def _seek_to_beginning_of_assigned_partitions(self: AIOKafkaConsumerThread, *partitions: TP) -> None:
+    await self.call_thread(_seek_assigned_partitions_to_beginning, self._ensure_consumer(), partitions)
+
+
+async def _seek_assigned_partitions_to_beginning(consumer: Any, partitions: tuple[TP, ...]) -> None:
+    """The same race through aiokafka's `seek_to_beginning`, which raises for a partition no longer
+    assigned (and asserts when none is): seek only those still assigned, checked in the consumer's
+    own thread, where no rebalance step runs between the check and the seek."""
+    subscription = consumer._subscription
+    assigned = [tp for tp in partitions or subscription.assigned_partitions() if subscription.is_assigned(tp)]
+    if assigned:
+        await consumer.seek_to_beginning(*assigned)
+
+
+AIOKafkaConsumerThread.seek_to_beginning = _seek_to_beginning_of_assigned_partitions
 
 
 _commit = AIOKafkaConsumerThread._commit

@@ -11,10 +11,12 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
 
 from cql.session import CassandraUnavailable
+from sports_prophet.kafka import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,13 @@ def not_found(what: str, detail: Any = None) -> ApiError:
     return ApiError(404, f"{what} not found", detail)
 
 
+RETRY_AFTER_S = 1
+
+
 def error_response(status: int, error: str, detail: Any = None) -> web.Response:
-    return web.json_response({"error": error, "detail": detail}, status=status)
+    """The JSON error; a 503 (nothing was done, a dependency is away) also says when to retry."""
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
 
 
 @web.middleware
@@ -49,6 +56,9 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
     except (CassandraUnavailable, NoHostAvailable, OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout) as exc:
         return error_response(503, "Cassandra is unavailable; retry shortly",
                               f"{type(exc).__name__}: {exc}. Is it running? `scripts/stack status`")
+    except (KafkaError, KafkaUnavailable) as exc:
+        return error_response(503, "Kafka is unavailable; nothing was changed, retry shortly",
+                              f"{type(exc).__name__}: {exc}")
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal error", "this is a bug; the worker log has the traceback")

@@ -9,47 +9,24 @@ the partition owns the run, and a run's state is written where it is read.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
 from typing import Any, NamedTuple
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from faust.types import EventT
 
 from agents import run_state
+from agents.discovery import subscription
+from agents.statuses import run_statuses
+from agents.topics import alerts_topic, control_topic, outputs_topic
 from models.run import parse_run_topic, run_key, run_topic, split_run_key
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable, key_partition
 
 log = logging.getLogger(__name__)
-
-# The agent's own topic. The silence timer's checks travel here, keyed like the run, so they reach
-# the worker that owns the run; a run's config and stop go into the run's own topic instead, where
-# they are ordered with its readings.
-# internal=True: Faust creates them (with our partition count); the broker never auto-creates topics.
-control_topic = app.topic(f"{settings.app_id}-run-control", key_serializer="raw", value_serializer="json",
-                          partitions=settings.topic_partitions, internal=True)
-alerts_topic = app.topic(f"{settings.app_id}-alerts", key_serializer="raw", value_serializer="json",
-                         partitions=settings.topic_partitions, internal=True)
-# What the run agent derives, for the archive sink (agents/sink.py): closed windows, alerts and
-# run summaries, keyed by run like everything else.
-outputs_topic = app.topic(f"{settings.app_id}-run-outputs", key_serializer="raw", value_serializer="json",
-                          partitions=settings.topic_partitions, internal=True)
-# Which runs are finished, as every worker must see it to subscribe to the same topics: a compacted
-# one-partition topic that each worker reads whole (not through the consumer group).
-status_topic = app.topic(f"{settings.app_id}-run-status", key_serializer="raw", value_serializer="json",
-                         partitions=1, internal=True, compacting=True)
-
-
-
-async def declare_unconsumed_topics() -> None:
-    """Create the topics no Faust agent consumes (Faust creates only those): alerts, outputs, statuses.
-    Idempotent; called before the first use of any of them."""
-    for topic in (alerts_topic, outputs_topic, status_topic):
-        await topic.maybe_declare()
 
 
 # Table keys are raw bytes (key_type=bytes selects Faust's raw codec): routing a query hashes the
@@ -407,192 +384,6 @@ async def process_runs(stream) -> None:
     """Consumes the control topic and, through `discover_runs`, every run topic."""
     async for event in stream.events():
         await handle(event)
-
-
-# ------------------------------------------------------------------ run statuses
-
-class RunStatuses:
-    """Every worker's view of each run's status, read whole from the compacted status topic.
-
-    active → finished (stop-stream or long silence; the record says where the run's last records
-    are) → archived (the sink has written those records to Cassandra: agents/sink.py). An archived
-    run's topic leaves the live subscription, so the subscription (and the cost of each rebalance)
-    stays bounded however many runs the system has seen. Writing to a finished or archived run
-    reopens it first (see `reopen`), so its new readings are consumed again. Any status → deleted
-    (`delete_runs`): its topic is gone, and writing to the run again reopens it as a new run.
-    """
-
-    def __init__(self) -> None:
-        self.statuses: dict[str, dict[str, Any]] = {}
-        self.caught_up = asyncio.Event()
-
-    async def follow(self) -> None:
-        await declare_unconsumed_topics()
-        consumer = AIOKafkaConsumer(status_topic.get_topic_name(), bootstrap_servers=settings.kafka_bootstrap,
-                                    group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
-        await consumer.start()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=200)
-                for messages in batches.values():
-                    for message in messages:
-                        key, record = message.key.decode(), json.loads(message.value)
-                        self.statuses[key] = record
-                        if record["status"] == "deleted":      # other workers deleted its topic
-                            gateway.forget_topic(run_topic(*split_run_key(key)))
-                if not batches:
-                    self.caught_up.set()
-        finally:
-            await consumer.stop()
-
-    async def publish(self, key: str, status: str, finish: dict[str, Any] | None = None) -> None:
-        record = {"status": status, "at": time.time(), "finish": finish}
-        acked = await status_topic.send(key=key.encode(), value=record)
-        await acked
-        self.statuses[key] = record
-
-    async def reopen(self, device_id: str, run_id: str) -> None:
-        """Before writing to a finished run: mark it active, so every worker subscribes to it again.
-        (Should a sink archive it in the instant between, the next write reopens it again.)"""
-        key = run_key(device_id, run_id)
-        if self.status(key) != "active":
-            await self.publish(key, "active")
-
-    def status(self, key: str) -> str:
-        return self.statuses.get(key, {}).get("status", "active")
-
-    def is_archived(self, topic: str) -> bool:
-        parsed = parse_run_topic(topic)
-        return parsed is not None and self.status(run_key(*parsed)) == "archived"
-
-    def pending_archive(self) -> dict[str, dict[str, Any]]:
-        """Finished runs not yet archived, with where their last records are."""
-        return {key: record["finish"] for key, record in self.statuses.items()
-                if record["status"] == "finished" and record.get("finish")}
-
-
-run_statuses = RunStatuses()
-
-
-@app.task
-async def follow_run_statuses() -> None:
-    await run_statuses.follow()
-
-
-# ------------------------------------------------------------------ run discovery
-
-def _live_topic():
-    """The agent's own subscribed topic object, whose queue the run topics share (DESIGN.md)."""
-    return next(t for t in app.topics if control_topic.get_topic_name() in t.topics)
-
-
-class RunSubscription:
-    """Adds new run topics to the running agent's subscription.
-
-    faust-streaming 0.15.3 cannot subscribe by pattern (faust issue 62, "XXX pattern does not
-    work" in drivers/aiokafka.py), so this lists the cluster's topics and adds the new ones as one
-    topic object sharing the agent's queue. Each change is a full rebalance: new topics are added
-    in one batch per tick, and every worker ticks on the same wall-clock boundary so they
-    subscribe to the same set together. Archived runs' topics leave together, on the first tick
-    of each REMOVAL_BATCH_S of wall clock (or with a new run's topic); deleted topics at once.
-    """
-
-    def __init__(self) -> None:
-        self.subscribed: set[str] = set()
-        self.current = None
-        self.mismatch_seen = False
-        self.busy_since: float | None = None
-        self.refused: set[str] = set()
-        self.changed_in_slot = 0
-        self.listed: set[str] = set()        # every run topic the cluster had at the last tick
-
-    async def tick(self) -> None:
-        if app.rebalancing or app.tables.recovery.in_recovery:
-            # Stacking a subscription change onto a rebalance in progress is what trips Faust's own
-            # assertions (seeks and highwater of just-revoked partitions): wait for it to settle,
-            # but not for ever: Faust sometimes leaves these flags set after a rebalance ends.
-            self.busy_since = self.busy_since or time.monotonic()
-            if time.monotonic() - self.busy_since < MAX_REBALANCE_WAIT_S:
-                self.mismatch_seen = False
-                return
-            log.warning("Faust has reported a rebalance for %.0fs; updating the subscription anyway",
-                        time.monotonic() - self.busy_since)
-        self.busy_since = None
-        self.reflag_if_dropped()
-        listed = self.listed = set(await gateway.run_topics())
-        found = {t for t in listed if not run_statuses.is_archived(t)}
-        new = sorted(found - self.subscribed)
-        usable = set(self.usable(await gateway.partition_counts(new))) if new else set()
-        wanted = (self.subscribed & found) | usable          # deleted and archived topics leave it
-        if wanted == self.subscribed:
-            return
-        slot = int(time.time() // REMOVAL_BATCH_S)       # wall clock: every worker removes on the same tick
-        if not usable and self.subscribed <= listed and slot == self.changed_in_slot:
-            return          # only archived runs leave: they wait to go together, or with the next new run
-        live = _live_topic()
-        replacement = (app.topic(*sorted(wanted), key_serializer="raw", value_serializer="json")
-                       .clone_using_queue(live.queue) if wanted else None)
-        if self.current is not None:
-            app.topics.discard(self.current)
-        if replacement is not None:
-            app.topics.add(replacement)
-        log.info("run topics: %d added, %d gone or finished, %d subscribed", len(usable),
-                 len(self.subscribed - found), len(wanted))
-        self.current, self.subscribed = replacement, wanted
-        self.changed_in_slot = slot
-
-    def reflag_if_dropped(self) -> None:
-        """Faust's conductor drops a subscription change flagged while the app is rebalancing
-        (transport/conductor.py: `if self.app.rebalancing: ev.clear()`), and nothing flags it again:
-        compare what the consumer subscribed to with what we asked for, and ask again."""
-        subscribed = {t for t in app.topics._topic_name_index if parse_run_topic(t)}
-        mismatch = subscribed != self.subscribed
-        if mismatch and self.mismatch_seen:
-            log.warning("re-requesting a subscription change Faust dropped (%d asked, %d subscribed; "
-                        "missing %s, extra %s)", len(self.subscribed), len(subscribed),
-                        sorted(self.subscribed - subscribed)[:3], sorted(subscribed - self.subscribed)[:3])
-            app.topics._flag_changes()
-        self.mismatch_seen = mismatch
-
-    def usable(self, counts: dict[str, int]) -> list[str]:
-        """Refuse a topic whose partition count differs: its state would land in partitions another
-        worker owns (Faust checks this only on the group leader; DESIGN.md). Topics not yet
-        described are retried on the next tick; a refused topic is logged once."""
-        for topic, count in counts.items():
-            if count != settings.topic_partitions and topic not in self.refused:
-                self.refused.add(topic)
-                log.error("not consuming %s: it has %d partitions, SP_TOPIC_PARTITIONS is %d",
-                          topic, count, settings.topic_partitions)
-        return [t for t, count in counts.items() if count == settings.topic_partitions]
-
-
-subscription = RunSubscription()
-DISCOVERY_INTERVAL_S = 1.0
-DISCOVERY_TIMEOUT_S = 3.0
-MAX_REBALANCE_WAIT_S = 5.0
-# Every subscription change is a rebalance of the whole group, and faust-streaming drops fetched
-# records at each one (SkippedRecords reads them back): archived runs leave
-# the subscription in batches, at most this often; a new run joins within a tick, taking them along.
-# (A deleted topic leaves at once: consuming or committing a topic that is gone only fails.)
-REMOVAL_BATCH_S = 10.0
-
-
-@app.task
-async def discover_runs() -> None:
-    # A resubscription normally waits 45 s to batch changes; ours are batched per tick already.
-    app.topics._resubscribe_sleep_lock_seconds = 0.1
-    await run_statuses.caught_up.wait()      # never subscribe to runs we do not yet know are finished
-    while True:
-        await asyncio.sleep(DISCOVERY_INTERVAL_S - time.time() % DISCOVERY_INTERVAL_S)
-        started = time.monotonic()
-        try:
-            await asyncio.wait_for(subscription.tick(), DISCOVERY_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            log.warning("run discovery took over %.0fs; retrying on the next tick", DISCOVERY_TIMEOUT_S)
-        except Exception:
-            log.exception("run discovery failed; retrying on the next tick")
-        if time.monotonic() - started > DISCOVERY_INTERVAL_S:
-            log.warning("run discovery tick took %.1fs", time.monotonic() - started)
 
 
 # ------------------------------------------------------------------ silence and stalls

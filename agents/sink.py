@@ -8,7 +8,7 @@ It runs in every worker beside the run agent but consumes with a consumer group 
   only after every row of that poll is written (`ArchiveWriter.write` retries until it is), so a
   crash or an outage at worst rewrites rows, and rewrites are idempotent (cql/archive.py).
 
-It reads the same run topics as the run agent (the live subscription, `agents.runs.subscription`)
+It reads the same run topics as the run agent (the live subscription, `agents.discovery.subscription`)
 and the agent's outputs topic. Once a finished run's last records are written, `archive_finished`
 marks the run archived and it leaves both subscriptions.
 """
@@ -26,7 +26,9 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from agents.keeping_up import KeepingUp
-from agents.runs import declare_unconsumed_topics, outputs_topic, run_statuses, subscription
+from agents.discovery import subscription
+from agents.statuses import run_statuses
+from agents.topics import declare_unconsumed_topics, outputs_topic
 from cql.archive import ArchiveWriter, Write, output_writes, reading_writes
 from models.run import parse_run_topic
 from sports_prophet.app import app, gateway

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from marshmallow import ValidationError
 
-from agents.runs import run_statuses
+from agents.statuses import run_statuses
 from cql import dedup
 from cql.registry import Device
 from models.device import InvalidIdentifier, check_identifier, time_field

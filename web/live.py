@@ -19,7 +19,8 @@ from faust.web.exceptions import ServiceUnavailable
 from marshmallow import ValidationError
 
 from agents import run_state
-from agents.runs import get_run, is_live, run_alerts, run_changes, run_windows, runs, send_control, subscription
+from agents.discovery import subscription
+from agents.runs import get_run, is_live, run_alerts, run_changes, run_windows, runs, send_control
 from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
 from models.run import run_key, run_topic

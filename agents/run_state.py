@@ -180,3 +180,18 @@ def summary(state: dict[str, Any]) -> dict[str, Any]:
         body["last_position"] = {a: motion["last_lat" if geo else "last_x"], b: motion["last_lon" if geo else "last_y"],
                                  "t": motion["last_t"]}
     return body
+
+
+def supersedes(current: dict[str, Any] | None, record: dict[str, Any], deleted_since: float) -> bool:
+    """Whether a status record replaces the current one. 'archived' must archive the finished record
+    that is current (or repeat it); 'finished' must be of the run since its topic's last deletion.
+    With no current record (the topic was compacted) there is nothing to check against."""
+    if record["status"] == "archived":
+        if current is None:
+            return True
+        finished_at = current["at"] if current["status"] == "finished" else current.get("finished_at")
+        return current["status"] in ("finished", "archived") and finished_at == record.get("finished_at")
+    if record["status"] == "finished":
+        return record.get("since", 0.0) >= deleted_since
+    return True
+

@@ -78,6 +78,7 @@ owned = OwnedRuns()
 @app.on_partitions_revoked.connect
 async def forget_owned_runs(app_, revoked, **kwargs) -> None:
     owned.forget_all()
+    control_gaps.forget_all()
 
 
 def is_live(state: dict[str, Any] | None) -> bool:
@@ -102,6 +103,11 @@ class SkippedRecords:
     `fetched_records` crashed the worker.)"""
 
     STALLED_AFTER_S = 10.0      # unapplied records and no progress this long: dropped records
+    # Faust says it delivered every record (its read offset is at the end) yet the run has not applied
+    # them, this long: dropped for sure. Seen after a topic was deleted and re-created under its name,
+    # whose new offsets Faust takes for records it has already read (transport/consumer.py: "DROPPED
+    # MESSAGE ROFF").
+    DELIVERED_STALL_S = 2.0
     # A catch-up waits behind the records queued before it: the next one for the same run only once
     # the agent has handled it, or after this long (a control record can be dropped as well).
     CATCH_UP_PATIENCE_S = 60.0
@@ -109,7 +115,8 @@ class SkippedRecords:
     def __init__(self) -> None:
         self.progress: dict[TopicPartition, tuple[tuple[int, int | None], float]] = {}
         self.behind: set[str] = set()      # keys of runs Kafka has records for that they have not applied
-        self.pending: dict[str, float] = {}    # run key → when its catch-up was sent, until handled
+        # run key → (when its catch-up was sent, where it landed in the control topic once known), until handled
+        self.pending: dict[str, tuple[float, tuple[TopicPartition, int] | None]] = {}
 
     def caught_up(self, key: str) -> None:
         self.pending.pop(key, None)
@@ -135,7 +142,7 @@ class SkippedRecords:
         control = control_topic.get_topic_name()
         owned_partitions = {tp.partition for tp in assigned if tp.topic == control}
         runs_here: dict[TopicPartition, tuple[str, int]] = {}       # → (run key, offset applied)
-        for topic in subscription.subscribed:
+        for topic in subscription.subscribed & subscription.listed:   # a deleted topic's offsets stall the request
             key = run_key(*parse_run_topic(topic))
             partition = key_partition(key, settings.topic_partitions)
             if partition not in owned_partitions:
@@ -161,24 +168,48 @@ class SkippedRecords:
             self.behind.add(key)
             # Progress is the run applying records, or Faust delivering them (a backlog): a record
             # Faust skips while more follow shows up as a gap in `handle` instead.
-            mark = (applied, read_offsets.get(tp))
+            delivered = read_offsets.get(tp)
+            mark = (applied, delivered)
             seen = self.progress.get(tp)
+            stall = self.DELIVERED_STALL_S if delivered is not None and delivered >= end - 1 else self.STALLED_AFTER_S
             if seen is None or seen[0] != mark:
                 self.progress[tp] = (mark, now)
-            elif now - seen[1] >= self.STALLED_AFTER_S and (
-                    key not in self.pending or now - self.pending[key] >= self.CATCH_UP_PATIENCE_S):
+            elif now - seen[1] >= stall and self.may_catch_up(key, now, read_offsets):
                 self.progress[tp] = (mark, now)
-                self.pending[key] = now
                 log.warning("%s[%d]: records %d..%d were not delivered; reading them back",
                             tp.topic, tp.partition, applied, end - 1)
                 device_id, run_id = split_run_key(key)
-                await control_topic.send(key=key.encode(), value={
+                self.pending[key] = (now, None)
+                sent = await control_topic.send(key=key.encode(), value={
                     "type": "catch_up", "device_id": device_id, "run_id": run_id, "end": end})
+                sent.add_done_callback(lambda acked, key=key, at=now: self.note_sent(key, at, acked))
+
+    def note_sent(self, key: str, at: float, acked: asyncio.Future) -> None:
+        """Where a catch-up landed, once Kafka has it (not awaited: the watch checks every run each second)."""
+        if self.pending.get(key) == (at, None) and not acked.cancelled() and acked.exception() is None:
+            meta = acked.result()
+            self.pending[key] = (at, (TopicPartition(meta.topic, meta.partition), meta.offset))
+
+    def may_catch_up(self, key: str, now: float, read_offsets: Any) -> bool:
+        """One catch-up per run at a time: the next once the agent handled it, once Faust delivered
+        past it without the agent seeing it (Faust drops control records at rebalances too), or
+        after CATCH_UP_PATIENCE_S."""
+        if key not in self.pending:
+            return True
+        sent_at, landed = self.pending[key]
+        delivered = read_offsets.get(landed[0]) if landed else None
+        dropped = delivered is not None and delivered > landed[1] and now - sent_at >= self.DELIVERED_STALL_S
+        return dropped or now - sent_at >= self.CATCH_UP_PATIENCE_S
 
     def forget(self, topic: str) -> None:
-        """A deleted topic: what was seen in it says nothing about a topic re-created under its name."""
+        """A deleted topic: what was seen in it says nothing about a topic re-created under its name.
+        Faust forgets its read offsets too: it would drop the new topic's records below them as
+        already read (transport/consumer.py, "DROPPED MESSAGE ROFF")."""
         for tp in [tp for tp in self.progress if tp.topic == topic]:
             del self.progress[tp]
+        read_offsets = app.consumer._read_offset     # noqa: SLF001
+        for tp in [tp for tp in read_offsets if tp.topic == topic]:
+            del read_offsets[tp]
 
 
 skipped = SkippedRecords()
@@ -240,10 +271,60 @@ async def handle(event: EventT) -> None:
     key = message.key.decode() if isinstance(message.key, bytes) else str(message.key)
     record = Record(message.topic, message.partition, message.offset, message.timestamp, key, event.value)
     run = parse_run_topic(record.topic)
+    if run:
+        await follow_deletion(key, record.value)
+    elif not await control_gaps.fill(record):
+        return
     state = owned.get(key)
     if run and not written_before_deletion(state, record):
         await fill_gap(key, run, record.partition, record.offset)
     await apply(record)
+
+
+class ControlGaps:
+    """Control records Faust dropped, read back from Kafka. faust-streaming drops fetched records at
+    rebalances (SkippedRecords), control records too: a catch-up lost that way left its run unread
+    for a minute, in a loop while run topics were deleted and re-created (test_topic_churn.py). A
+    control partition's offsets are contiguous, so a gap before a delivered record shows what was
+    dropped; the watchdog's next catch-up is such a record. Kept in memory, per assignment."""
+
+    def __init__(self) -> None:
+        self.next: dict[int, int] = {}      # control partition → the next offset to apply
+
+    def forget_all(self) -> None:
+        self.next.clear()
+
+    async def fill(self, record: Record) -> bool:
+        """Apply the control records missing before this one; False for a record already applied."""
+        expected = self.next.get(record.partition)
+        if expected is not None and record.offset < expected:
+            return False
+        self.next[record.partition] = record.offset + 1
+        if expected is None or record.offset == expected:
+            return True
+        log.info("%s[%d]: applying control records %d..%d from Kafka", record.topic, record.partition,
+                 expected, record.offset - 1)
+        try:
+            async for missing in gateway.read_records(record.topic, record.partition, expected, record.offset):
+                await apply(Record(record.topic, record.partition, missing.offset, missing.timestamp / 1000,
+                                   missing.key.decode(), missing.value))
+        except KafkaUnavailable as exc:
+            log.error("%s", exc)
+        return True
+
+
+control_gaps = ControlGaps()
+
+
+async def follow_deletion(key: str, value: dict[str, Any]) -> None:
+    """A run-topic record that knows of a deletion of the run's topic newer than the run's state
+    (stamped by the gateway, or seen in the run statuses): the run starts afresh, as if the 'deleted'
+    control record had arrived, which Faust can drop at a rebalance like any other. Without this the
+    old state took the re-created topic's offsets, restarting at 0, for replays."""
+    deletion = max(value.get("since", 0.0), run_statuses.deleted_since.get(key, 0.0))
+    state = owned.get(key)
+    if state is not None and state.get("since", 0.0) < deletion:
+        await forget_run(key, {"device_id": value["device_id"], "run_id": value["run_id"], "at": deletion})
 
 
 async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int) -> None:
@@ -268,10 +349,12 @@ async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int) -> 
 async def apply(record: Record) -> None:
     """Apply one record (a batch of readings, or a control message) to its run."""
     key, value = record.key, record.value
+    from_run_topic = parse_run_topic(record.topic) is not None
+    if from_run_topic:
+        await follow_deletion(key, value)
     state = owned.get(key)
     was_finished = state is not None and state["status"] == "finished"
     kind = value.get("type", "readings")
-    from_run_topic = parse_run_topic(record.topic) is not None
     if kind == "deleted":
         await forget_run(key, value)
         return
@@ -344,7 +427,7 @@ async def apply(record: Record) -> None:
             await run_statuses.publish(key, "finished", {
                 "run_topic": run_topic(state["device_id"], state["run_id"]), "partition": record.partition,
                 "last_offset": state["last_offset"], "outputs_partition": summary_at.partition,
-                "outputs_offset": summary_at.offset})
+                "outputs_offset": summary_at.offset}, since=state.get("since", 0.0))
     # faust-streaming commits a record's offset without flushing the table changelog writes its
     # processing made (DESIGN.md, "Exactly once, without trusting Faust's transactions"): a worker
     # killed in between lost those state updates for good (seen: 40 of 600 readings after one
@@ -355,7 +438,12 @@ async def apply(record: Record) -> None:
 
 
 async def forget_run(key: str, deleted: dict[str, Any]) -> None:
-    """The run's topic was deleted (`delete_runs`): drop its state, windows and alerts."""
+    """The run's topic was deleted (`delete_runs`): drop its state, windows and alerts. A replayed
+    deletion (after a crash or a rebalance) that the run has already followed changes nothing: the
+    run may have been streamed again since."""
+    state = owned.get(key)
+    if state is not None and state.get("since", 0.0) >= deleted["at"]:
+        return
     owned.put(key, run_state.deleted_run(deleted["device_id"], deleted["run_id"], deleted["at"]))
     run_windows[key.encode()] = []
     run_alerts[key.encode()] = []
@@ -375,7 +463,7 @@ async def delete_runs(topics: list[str]) -> None:
     acks = [await control_topic.send(key=run_key(*run).encode(), value={
         "type": "deleted", "device_id": run[0], "run_id": run[1], "at": at}) for run in runs_deleted]
     await asyncio.gather(*acks)
-    await asyncio.gather(*(run_statuses.publish(run_key(*run), "deleted") for run in runs_deleted))
+    await asyncio.gather(*(run_statuses.publish(run_key(*run), "deleted", since=at) for run in runs_deleted))
     await gateway.delete_topics(topics)
 
 
@@ -413,4 +501,5 @@ async def send_control(device_id: str, run_id: str, message: dict[str, Any]) -> 
     """Write a run's config or stop into the run's own topic (ordered with its readings) and wait
     until Kafka has it; a finished run is reopened first so the record is consumed."""
     await run_statuses.reopen(device_id, run_id)
-    await gateway.write_control(device_id, run_id, message)
+    await gateway.write_control(device_id, run_id, {
+        **message, "since": run_statuses.deleted_since.get(run_key(device_id, run_id), 0.0)})

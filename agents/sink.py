@@ -159,9 +159,10 @@ async def archive_finished() -> None:
     committed = {tp: meta.offset for tp, meta in
                  (await gateway.admin.list_consumer_group_offsets(SINK_GROUP)).items()}
     outputs = outputs_topic.get_topic_name()
-    for key, finish in pending.items():
+    for key, status in pending.items():
+        finish = status["finish"]
         readings_done = finish["last_offset"] is None or \
             committed.get(TopicPartition(finish["run_topic"], finish["partition"]), -1) > finish["last_offset"]
         outputs_done = committed.get(TopicPartition(outputs, finish["outputs_partition"]), -1) > finish["outputs_offset"]
         if readings_done and outputs_done:
-            await run_statuses.publish(key, "archived", finish)
+            await run_statuses.publish(key, "archived", finish, finished_at=status["at"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from agents.run_state import supersedes
 from agents.topics import declare_unconsumed_topics, status_topic
 from models.run import parse_run_topic, run_key, run_topic, split_run_key
 from sports_prophet.app import app, gateway
@@ -25,11 +26,25 @@ class RunStatuses:
     stays bounded however many runs the system has seen. Writing to a finished or archived run
     reopens it first (see `reopen`), so its new readings are consumed again. Any status → deleted
     (`delete_runs`): its topic is gone, and writing to the run again reopens it as a new run.
+
+    Workers publish statuses concurrently, each from its own view, so a record can be stale when it
+    lands: an 'archived' for a run deleted and streamed again meanwhile took the new run out of
+    every subscription, and its readings were never consumed (tests/integration/test_topic_churn.py).
+    `supersedes` drops such records the same way on every worker, since all read one log in order.
     """
 
     def __init__(self) -> None:
         self.statuses: dict[str, dict[str, Any]] = {}
+        self.deleted_since: dict[str, float] = {}     # run key → when its topic was last deleted
         self.caught_up = asyncio.Event()
+
+    def take(self, key: str, record: dict[str, Any]) -> None:
+        """Apply a status record read from the topic (or just published), unless it is stale."""
+        if not supersedes(self.statuses.get(key), record, self.deleted_since.get(key, 0.0)):
+            return
+        self.statuses[key] = record
+        if record["status"] == "deleted":
+            self.deleted_since[key] = max(self.deleted_since.get(key, 0.0), record.get("since", 0.0))
 
     async def follow(self) -> None:
         await declare_unconsumed_topics()
@@ -42,7 +57,7 @@ class RunStatuses:
                 for messages in batches.values():
                     for message in messages:
                         key, record = message.key.decode(), json.loads(message.value)
-                        self.statuses[key] = record
+                        self.take(key, record)
                         if record["status"] == "deleted":      # other workers deleted its topic
                             gateway.forget_topic(run_topic(*split_run_key(key)))
                 if not batches:
@@ -50,11 +65,13 @@ class RunStatuses:
         finally:
             await consumer.stop()
 
-    async def publish(self, key: str, status: str, finish: dict[str, Any] | None = None) -> None:
-        record = {"status": status, "at": time.time(), "finish": finish}
+    async def publish(self, key: str, status: str, finish: dict[str, Any] | None = None, **about: float) -> None:
+        """`about`: `since` (deleted: when the deletion began; finished: the deletion the finished run
+        followed), `finished_at` (archived: the `at` of the finished record it archives)."""
+        record = {"status": status, "at": time.time(), "finish": finish, **about}
         acked = await status_topic.send(key=key.encode(), value=record)
         await acked
-        self.statuses[key] = record
+        self.take(key, record)
 
     async def reopen(self, device_id: str, run_id: str) -> None:
         """Before writing to a finished run: mark it active, so every worker subscribes to it again.
@@ -71,8 +88,8 @@ class RunStatuses:
         return parsed is not None and self.status(run_key(*parsed)) == "archived"
 
     def pending_archive(self) -> dict[str, dict[str, Any]]:
-        """Finished runs not yet archived, with where their last records are."""
-        return {key: record["finish"] for key, record in self.statuses.items()
+        """The status records of finished runs not yet archived (`finish`: where their last records are)."""
+        return {key: record for key, record in self.statuses.items()
                 if record["status"] == "finished" and record.get("finish")}
 
 

@@ -28,6 +28,9 @@ class ReadingBatch(TypedDict):
     received_at: float       # when the gateway accepted the batch, epoch seconds
     time_field: str | None   # the field holding event time (not a measurement: left out of stats)
     readings: list[StampedReading]
+    # When the run's topic was last deleted, as the writing gateway knew it: the run agent starts the
+    # run afresh on the first record of a newer deletion, even if it missed the deletion itself.
+    since: float
 
 
 def run_topic(device_id: str, run_id: str) -> str:

@@ -172,11 +172,12 @@ class KafkaGateway:
     # ------------------------------------------------------------ writing
 
     async def write_batch(self, device_id: str, run_id: str, readings: list[StampedReading],
-                          time_field: str | None) -> None:
-        """Write one batch as one record and return once Kafka has acknowledged it."""
+                          time_field: str | None, since: float = 0.0) -> None:
+        """Write one batch as one record and return once Kafka has acknowledged it. `since`: when
+        the run's topic was last deleted, as far as this worker knows (see ReadingBatch)."""
         topic = await self.ensure_run_topic(device_id, run_id)
         batch: ReadingBatch = {"device_id": device_id, "run_id": run_id, "received_at": time.time(),
-                               "time_field": time_field, "readings": readings}
+                               "time_field": time_field, "readings": readings, "since": since}
         assert self.producer is not None
         await self.producer.send_and_wait(topic, batch, key=run_key(device_id, run_id))
 

@@ -21,7 +21,7 @@ from agents.statuses import run_statuses
 from cql import dedup
 from cql.registry import Device
 from models.device import InvalidIdentifier, check_identifier, time_field
-from models.run import StampedReading, run_topic, stamp_readings
+from models.run import StampedReading, run_key, run_topic, stamp_readings
 from models.sensor_logger import SensorLoggerPushSchema, map_entries
 from sports_prophet.app import app, gateway, registry
 from sports_prophet.config import settings
@@ -55,7 +55,8 @@ async def known_device(device_id: str) -> Device:
 async def deliver(device: Device, run_id: str, readings: list[StampedReading]) -> None:
     """Write a batch to the run's topic (reopening the run first if it was finished)."""
     await run_statuses.reopen(device.device_id, run_id)
-    await gateway.write_batch(device.device_id, run_id, readings, time_field(device.schema))
+    await gateway.write_batch(device.device_id, run_id, readings, time_field(device.schema),
+                              run_statuses.deleted_since.get(run_key(device.device_id, run_id), 0.0))
 
 
 async def write(device: Device, run_id: str, readings: list[StampedReading]) -> None:

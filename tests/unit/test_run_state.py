@@ -92,3 +92,25 @@ def test_stop_finishes_the_run_and_flushes_windows():
     state, _, _ = fold(track(30))
     state, closed = run_state.apply_stop(state)
     assert state["status"] == "finished" and closed
+
+
+def status(name: str, at: float, **about: float) -> dict:
+    return {"status": name, "at": at, "finish": {"last_offset": 0} if name == "finished" else None, **about}
+
+
+def test_an_archived_status_archives_only_the_finished_record_that_is_current():
+    finished = status("finished", 10.0)
+    assert run_state.supersedes(finished, status("archived", 11.0, finished_at=10.0), 0.0)
+    archived = status("archived", 11.0, finished_at=10.0)
+    assert run_state.supersedes(archived, status("archived", 12.0, finished_at=10.0), 0.0)   # two sinks
+    # The run was deleted and streamed again after the sink read 'finished': its 'archived' is stale.
+    assert not run_state.supersedes(status("active", 12.0), status("archived", 13.0, finished_at=10.0), 12.0)
+    assert not run_state.supersedes(status("finished", 20.0), status("archived", 21.0, finished_at=10.0), 12.0)
+    assert run_state.supersedes(None, status("archived", 13.0, finished_at=10.0), 0.0)       # compacted away
+
+
+def test_a_finished_status_of_a_run_from_before_its_topic_was_deleted_is_stale():
+    assert run_state.supersedes(status("active", 5.0), status("finished", 6.0, since=0.0), 0.0)
+    assert not run_state.supersedes(status("active", 9.0), status("finished", 10.0, since=0.0), 8.0)
+    assert run_state.supersedes(status("active", 9.0), status("finished", 10.0, since=8.0), 8.0)
+    assert run_state.supersedes(status("archived", 9.0), status("active", 10.0), 8.0)

@@ -1,6 +1,7 @@
 """`sports-prophet`: the project's one command line.
 
   sports-prophet worker [faust worker options]   run a worker (gateway + agents + web views)
+  sports-prophet supervise LOGFILE [options]     run a worker, restarting it with back-off if it crashes
   sports-prophet simulate [match|weather|phone|example] [...]
                                                  stream simulated devices into a worker (default: a match)
   sports-prophet replay FILE... [...]            stream a recorded GPX, CSV or tracking file into a worker
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = ["sports-prophet", "worker", "--loglevel", "info", *rest]
         app.main()
         return 0
+    if command == "supervise":
+        from sports_prophet.supervisor import main as supervise
+        return supervise(rest)
     if command == "simulate":
         from simulator.stream import main as simulate
         return simulate(rest)

@@ -31,6 +31,10 @@ WS_WINDOW_READINGS = 20_000
 HTTP_BATCH_READINGS = 500
 HTTP_FLUSH_EVERY_S = 0.25
 HTTP_CONCURRENCY = 8
+# A run whose socket closed (the worker restarted) connects again after 0.5 s, doubling to 10 s,
+# and holds the readings meanwhile (at most this many; the oldest are dropped and counted as errors).
+RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.5, 10.0
+HELD_READINGS = 20_000
 # How long closing waits for the last acks before giving up on them.
 DRAIN_TIMEOUT_S = 30.0
 # Errors printed in full; past this they are only counted (a wrong schema would flood the terminal).
@@ -83,7 +87,9 @@ class RunStream:
     """One run's WebSocket: frames go out without waiting; acks and error frames are read as they come.
 
     A frame is one reading or a JSON array of readings. The stream is settled when every frame
-    sent has been acked or rejected, which is what `drain` waits for.
+    sent has been acked or rejected, which is what `drain` waits for. When the worker goes away
+    (a crash and restart under `scripts/run`), the frames in flight are reported as unacknowledged,
+    and later readings are held and sent as one frame once a new connection opens.
     """
 
     def __init__(self, http: aiohttp.ClientSession, url: str, name: str, progress: Progress) -> None:
@@ -96,11 +102,43 @@ class RunStream:
         self.readings_acked = 0
         self.in_flight = 0
         self.changed = asyncio.Event()
+        self.held: list[Reading] = []             # readings waiting for a new connection
+        self.retry_at, self.retry_delay = 0.0, RECONNECT_FIRST_S
         self.opening = asyncio.ensure_future(self.open())
 
     async def open(self) -> None:
         self.ws = await self.http.ws_connect(self.url, heartbeat=30)
+        self.frames_sent = self.readings_acked = self.in_flight = 0     # acks count per connection
+        self.frame_sizes.clear()
+        self.frame_order.clear()
         self.reader = asyncio.create_task(self.read_replies())
+
+    async def reopen(self) -> bool:
+        """Connect again after the socket closed, at most once per back-off step."""
+        if time.monotonic() < self.retry_at:
+            return False
+        if self.reader is not None:
+            await asyncio.gather(self.reader, return_exceptions=True)    # reports unacked frames of an abnormal close
+        if self.in_flight:
+            self.progress.error(self.name, "unacknowledged when the worker closed the connection", self.in_flight)
+            self.in_flight = 0
+        try:
+            await self.open()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            self.retry_at = time.monotonic() + self.retry_delay
+            self.retry_delay = min(self.retry_delay * 2, RECONNECT_MAX_S)
+            return False
+        self.retry_delay = RECONNECT_FIRST_S
+        self.progress.notes["reconnects"] += 1
+        return True
+
+    def hold(self, readings: list[Reading]) -> None:
+        self.held.extend(readings)
+        if len(self.held) > HELD_READINGS:
+            dropped = len(self.held) - HELD_READINGS
+            del self.held[:dropped]
+            self.progress.error(self.name, "the worker has been unreachable too long: oldest held readings dropped",
+                                dropped)
 
     async def read_replies(self) -> None:
         assert self.ws is not None
@@ -132,14 +170,20 @@ class RunStream:
         while self.in_flight >= WS_WINDOW_READINGS and not self.ws.closed:
             self.changed.clear()
             await self.changed.wait()
-        if self.ws.closed:
-            self.progress.error(self.name, "the WebSocket is closed", len(readings))
+        if self.ws.closed and not await self.reopen():
+            self.hold(readings)
+            return
+        readings, self.held = self.held + readings, []
+        if not readings:
             return
         self.frames_sent += 1
         self.frame_sizes[self.frames_sent] = len(readings)
         self.frame_order.append(self.frames_sent)
         self.in_flight += len(readings)
-        await self.ws.send_str(json.dumps(readings[0] if len(readings) == 1 else readings))
+        try:
+            await self.ws.send_str(json.dumps(readings[0] if len(readings) == 1 else readings))
+        except (aiohttp.ClientError, ConnectionError):
+            return              # the socket died under the frame: the reader reports it unacknowledged
         self.progress.sent += len(readings)
 
     async def drain(self) -> None:
@@ -151,6 +195,11 @@ class RunStream:
     async def close(self) -> None:
         try:
             await self.opening
+            if self.held:                       # one last try to deliver what waited for a connection
+                self.retry_at = 0.0
+                await self.send([])
+                if self.held:
+                    self.progress.error(self.name, "the worker was unreachable at the end", len(self.held))
             await asyncio.wait_for(self.drain(), DRAIN_TIMEOUT_S)
         except asyncio.TimeoutError:
             print(f"  {self.name}: {self.in_flight} readings still unacknowledged after {DRAIN_TIMEOUT_S:.0f} s")

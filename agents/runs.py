@@ -79,6 +79,7 @@ owned = OwnedRuns()
 async def forget_owned_runs(app_, revoked, **kwargs) -> None:
     owned.forget_all()
     control_gaps.forget_all()
+    _summarized_at.clear()          # runs that moved to another worker would stay here for good
 
 
 def is_live(state: dict[str, Any] | None) -> bool:

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
+import websockets
 from yarl import URL
 
-from tests.integration.conftest import unique, wait_for
+from tests.integration.conftest import register, unique, wait_for
+from web.client_json import MAX_DEPTH
 
 pytestmark = pytest.mark.integration
 
@@ -36,3 +41,39 @@ async def test_epochs_that_are_not_numbers_are_422(http, worker, value):
     path = f"/history/{unique('dev')}/{unique('run')}/readings?from={value}"
     status, body = await answer(http, worker, path)
     assert status == 422 and body["error"] == "invalid from", (path, status, body)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+GPS_READING = {"latitude": 40.0, "longitude": -75.0, "timestamp": "2026-01-01T00:00:00"}
+
+
+@pytest.mark.parametrize("method, route", [("POST", "/ingest/{d}/{r}"), ("POST", "/register-device"),
+                                           ("PUT", "/update-device"), ("POST", "/sensor-logger/{d}"),
+                                           ("POST", "/start-stream/{d}/{r}")])
+async def test_deeply_nested_json_bodies_are_400(http, worker, method, route):
+    device = await register(http, worker)
+    async with http.request(method, worker.url + route.format(d=device, r=unique("run")), data=DEEP) as r:
+        body = await r.json()
+        assert r.status == 400 and body["detail"] == f"nested deeper than {MAX_DEPTH} levels", (route, r.status, body)
+
+
+async def test_a_deeply_nested_frame_gets_an_error_frame_and_the_connection_stays_open(http, worker):
+    device, run = await register(http, worker), unique("run")
+    async with websockets.connect(f"{worker.ws_url}/send-stream/{device}/{run}") as ws:
+        await ws.send(DEEP)
+        error = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert error["frame"] == 1 and error["detail"] == f"nested deeper than {MAX_DEPTH} levels", error
+        await ws.send(json.dumps(GPS_READING))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"ack": 2, "readings": 1}
+
+
+async def test_the_live_socket_answers_a_deeply_nested_message_and_stays_open(http, worker):
+    async with http.ws_connect(f"{worker.ws_url}/live") as ws:
+        await ws.send_str(DEEP)
+        while (reply := await ws.receive_json(timeout=10))["type"] != "error":
+            pass
+        assert reply["detail"] == f"nested deeper than {MAX_DEPTH} levels"
+        await ws.send_str("not json")                # still served
+        while (reply := await ws.receive_json(timeout=10))["type"] != "error":
+            pass
+        assert not ws.closed

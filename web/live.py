@@ -30,7 +30,7 @@ from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
 from web.ingest import device_for_run, known_device
 from web.params import query_int
-from web.window_sql import QueryError, query_windows
+from web.window_sql import QueryError, ResultTooLarge, query_windows
 
 POSITION_SCHEMAS = (("latitude", "longitude"), ("lat", "lon"), ("x", "y"))
 ROUTE_TIMEOUT_S = 5.0          # a forwarded query the owning worker has not answered by then is a 503
@@ -170,6 +170,8 @@ class GetLatestStats(View):
                                                                           "timestamp", "count", "final"]
         try:
             return web.json_response(await query_windows(rows, columns, query))
+        except ResultTooLarge as exc:
+            raise ApiError(422, "the result is too large", str(exc)) from exc
         except QueryError as exc:
             raise ApiError(400, "bad query", str(exc)) from exc
 

@@ -12,6 +12,7 @@ from yarl import URL
 
 from tests.integration.conftest import register, unique, wait_for
 from web.client_json import MAX_DEPTH
+from web.window_sql import QUERY_TIMEOUT_S
 
 pytestmark = pytest.mark.integration
 
@@ -77,3 +78,40 @@ async def test_the_live_socket_answers_a_deeply_nested_message_and_stays_open(ht
         while (reply := await ws.receive_json(timeout=10))["type"] != "error":
             pass
         assert not ws.closed
+
+
+async def run_with_windows(http, worker) -> tuple[str, str]:
+    """A run the worker holds, so that /get-latest-stats has a table to query."""
+    device, run = await register(http, worker), unique("run")
+    async with http.post(f"{worker.url}/ingest/{device}/{run}", json=[GPS_READING]) as r:
+        assert r.status == 200, await r.text()
+    await wait_for(lambda: answer_is(http, worker, f"/runs/{device}/{run}", 200), what="the run in the live table")
+    return device, run
+
+
+async def answer_is(http, worker, path: str, status: int) -> bool:
+    async with http.get(worker.url + path) as r:
+        return r.status == status
+
+
+async def sql(http, worker, device: str, run: str, query: str) -> tuple[int, dict]:
+    async with http.get(f"{worker.url}/get-latest-stats/{device}/{run}", params={"query": query}) as r:
+        return r.status, await r.json()
+
+
+async def test_a_sql_result_over_the_byte_cap_is_422_naming_how_to_narrow_it(http, worker):
+    device, run = await run_with_windows(http, worker)
+    status, body = await sql(http, worker, device, run, "SELECT repeat('x', 20000) FROM range(10000)")
+    assert status == 422 and "over 1048576 bytes" in body["detail"] and "LIMIT" in body["detail"], (status, body)
+    status, body = await sql(http, worker, device, run, "SELECT count(*) FROM {table}")
+    assert status == 200 and body["rows"] == [[1]], body
+
+
+async def test_concurrent_queries_inside_one_long_function_are_stopped_at_the_time_limit(http, worker):
+    device, run = await run_with_windows(http, worker)
+    # Each repeat() is one function call: DuckDB notices an interrupt only after it returns (seconds).
+    answers = await asyncio.wait_for(asyncio.gather(
+        *(sql(http, worker, device, run, "SELECT length(repeat('x', 500000000))") for _ in range(4))),
+        timeout=2 * QUERY_TIMEOUT_S + 1)
+    for status, body in answers:
+        assert status == 400 and "longer than" in body["detail"], (status, body)

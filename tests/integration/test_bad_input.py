@@ -115,3 +115,9 @@ async def test_concurrent_queries_inside_one_long_function_are_stopped_at_the_ti
         timeout=2 * QUERY_TIMEOUT_S + 1)
     for status, body in answers:
         assert status == 400 and "longer than" in body["detail"], (status, body)
+
+    async def pool_free_again() -> bool:
+        return (await sql(http, worker, device, run, "SELECT count(*) FROM {table}"))[0] == 200
+
+    # The stopped queries release their threads once their repeat() returns: later queries (and tests) run again.
+    await wait_for(pool_free_again, timeout=60, interval=0.5, what="a query answered once the stopped ones let go")

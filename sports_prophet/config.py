@@ -93,6 +93,10 @@ class Settings:
         int)
     sink_batch_records: int = _setting(
         "SP_SINK_BATCH_RECORDS", "200", "Kafka records the sink writes per poll before committing their offsets", int)
+    sql_max_result_bytes: int = _setting(
+        "SP_SQL_MAX_RESULT_BYTES", "1048576",
+        "Largest /get-latest-stats result (bytes of JSON rows); a bigger one is a 422 asking for a narrower query",
+        int)
     dedup_ttl_seconds: int = _setting(
         "SP_DEDUP_TTL_SECONDS", "86400", "How long Sensor Logger message ids are remembered against retries", int)
 

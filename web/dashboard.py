@@ -28,6 +28,7 @@ from simulator.events import EVENTS_DEVICE        # a match's event feed: this d
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable
+from web.client_json import loads
 from web.devices import path_id
 from web.errors import not_found
 from web.live import settings_url
@@ -242,7 +243,7 @@ class LiveSocket:
             if message.type != WSMsgType.TEXT:
                 continue
             try:
-                request = json.loads(message.data)
+                request = loads(message.data)
                 match_id = check_identifier(request["match"], "match") if request.get("type") == "follow" else None
             except (ValueError, KeyError, TypeError, AttributeError) as exc:     # not JSON, not an object, bad id
                 await self.send({"type": "error", "error": "bad message", "detail": str(exc)})

@@ -10,13 +10,14 @@ from marshmallow import ValidationError
 
 from models.device import DeviceSchema, InvalidIdentifier, check_identifier
 from sports_prophet.app import app, registry
+from web.client_json import loads
 from web.errors import ApiError, not_found
 
 
 async def json_body(request: Request) -> Any:
-    """The parsed JSON body, or a 400 that says why it is not JSON."""
+    """The parsed JSON body, or a 400 that says why it is not JSON (or too deeply nested)."""
     try:
-        return await request.json()
+        return loads(await request.text())
     except ValueError as exc:
         raise ApiError(400, "the body is not valid JSON", str(exc)) from exc
 

@@ -15,6 +15,7 @@ from models.device import parse_instant
 from sports_prophet.app import app
 from web.devices import path_id
 from web.errors import ApiError, not_found
+from web.params import epoch_number, query_int
 
 MAX_LIMIT = 10_000
 DEFAULT_READINGS = 1_000
@@ -22,26 +23,16 @@ MAX_DAYS = 366
 FOREVER_MS = 253_402_300_799_999          # 9999-12-31T23:59:59.999Z, the last instant CQL's timestamp shows
 
 
-def query_limit(request: Request, default: int) -> int:
-    raw = request.query.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(422, "invalid limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return int(raw)
-
-
 def query_instant_ms(request: Request, name: str, default: int) -> int:
     """`from` / `to` as epoch milliseconds; they take ISO 8601 or epoch seconds (or ms, µs, ns)."""
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value: Any = float(raw)
-    except ValueError:
-        value = raw
-    seconds = parse_instant(value)
+    number = epoch_number(raw)
+    seconds = parse_instant(raw if number is None else number)
     if seconds is None:
         raise ApiError(422, f"invalid {name}", f"{name} must be ISO 8601 (2026-05-01T12:00:00Z) or epoch seconds, "
-                                               f"got {raw!r}")
+                                               f"got {raw[:40]!r}")
     return round(seconds * 1000)
 
 
@@ -101,7 +92,7 @@ class HistoryReadings(View):
 
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         start, end = time_range(request)
-        limit = query_limit(request, DEFAULT_READINGS)
+        limit = query_int(request, "limit", DEFAULT_READINGS, MAX_LIMIT)
         after = None
         if "after" in request.query:
             try:
@@ -118,7 +109,7 @@ class HistoryReadings(View):
 class HistoryWindows(View):
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         start, end = time_range(request)
-        limit = query_limit(request, MAX_LIMIT)
+        limit = query_int(request, "limit", MAX_LIMIT, MAX_LIMIT)
         await archived_summary(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
                                   "windows": await history.windows(device_id, run_id, start, end, limit)})
@@ -127,7 +118,7 @@ class HistoryWindows(View):
 @app.page("/history/{device_id}/{run_id}/alerts")
 class HistoryAlerts(View):
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        limit = query_limit(request, MAX_LIMIT)
+        limit = query_int(request, "limit", MAX_LIMIT, MAX_LIMIT)
         await archived_summary(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
                                   "alerts": await history.alerts(device_id, run_id, limit)})

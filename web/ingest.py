@@ -26,6 +26,7 @@ from models.sensor_logger import SensorLoggerPushSchema, map_entries
 from sports_prophet.app import app, gateway, registry
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable, TopicPartitionMismatch
+from web.client_json import TooDeep, check_depth, loads
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
 
@@ -79,9 +80,13 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
     text = body.decode("utf-8", errors="strict").strip()
     if not text:
         raise ApiError(400, "empty body", "send a JSON array of readings or NDJSON, one reading per line")
+    try:
+        check_depth(body)
+    except TooDeep as exc:
+        raise ApiError(400, "the body is not valid JSON", str(exc)) from exc
     if "ndjson" in content_type or (text[0] == "{" and "\n" in text):
         items = []
-        for line_no, line in enumerate(text.splitlines(), start=1):
+        for line_no, line in enumerate(text.split("\n"), start=1):
             if line.strip():
                 try:
                     items.append(json.loads(line))
@@ -215,7 +220,7 @@ class StreamSession:
 
     async def accept_frame(self, frame: int, text: str) -> None:
         try:
-            parsed = json.loads(text)
+            parsed = loads(text)
         except ValueError as exc:
             await self.reject(frame, "the frame is not valid JSON", str(exc))
             return

@@ -30,7 +30,8 @@ from sports_prophet.config import settings
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
 from web.ingest import device_for_run, known_device
-from web.window_sql import QueryError, query_windows
+from web.params import query_int
+from web.window_sql import QueryError, ResultTooLarge, query_windows
 
 POSITION_SCHEMAS = (("latitude", "longitude"), ("lat", "lon"), ("x", "y"))
 ROUTE_TIMEOUT_S = 5.0          # a forwarded query the owning worker has not answered by then is a 503
@@ -170,6 +171,8 @@ class GetLatestStats(View):
                                                                           "timestamp", "count", "final"]
         try:
             return web.json_response(await query_windows(rows, columns, query))
+        except ResultTooLarge as exc:
+            raise ApiError(422, "the result is too large", str(exc)) from exc
         except QueryError as exc:
             raise ApiError(400, "bad query", str(exc)) from exc
 
@@ -189,7 +192,7 @@ class RunWindows(View):
 
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        last = positive_int(request.query.get("last", "100"), "last", settings.window_history + 100)
+        last = query_int(request, "last", 100, settings.window_history + 100)
         rows = window_rows(run_key(device_id, run_id), local_run(device_id, run_id))
         return web.json_response({"device_id": device_id, "run_id": run_id, "windows": rows[-last:]})
 
@@ -247,12 +250,6 @@ def owner_url(key: str) -> str | None:
     (a rebalance), Faust's router raises KeyError, or TypeError before it has the partition count."""
     url = str(app.router.key_store(runs.name, key.encode())).rstrip("/")
     return None if url == settings_url() else url
-
-
-def positive_int(raw: str, name: str, most: int) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
-        raise ApiError(422, f"invalid {name}", f"{name} must be a whole number from 1 to {most}")
-    return int(raw)
 
 
 def local_runs() -> list[dict[str, Any]]:

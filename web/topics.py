@@ -12,7 +12,8 @@ from models.run import run_topic
 from sports_prophet.app import app, gateway
 from sports_prophet.kafka import UnknownTopic
 from web.devices import path_id
-from web.errors import ApiError, not_found
+from web.errors import not_found
+from web.params import query_int
 
 DEFAULT_MESSAGES = 100
 MAX_MESSAGES = 10_000
@@ -36,12 +37,10 @@ class TopicMessages(View):
     """The newest readings of a run, newest first (`limit`, default 100, at most 10,000)."""
 
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        raw = request.query.get("limit", str(DEFAULT_MESSAGES))
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_MESSAGES:
-            raise ApiError(422, "invalid limit", f"limit must be a whole number from 1 to {MAX_MESSAGES}")
+        limit = query_int(request, "limit", DEFAULT_MESSAGES, MAX_MESSAGES)
         topic = await existing_run_topic(device_id, run_id)
         try:
-            return web.json_response({"messages": await gateway.latest_readings(topic, int(raw))})
+            return web.json_response({"messages": await gateway.latest_readings(topic, limit)})
         except UnknownTopic as exc:
             raise not_found("run", f"topic {topic} was deleted") from exc
 

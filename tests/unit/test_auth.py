@@ -74,3 +74,21 @@ def test_other_addresses_need_the_admin_token(host):
 ])
 def test_every_route_needs_something_unless_named_open(method, route, access):
     assert route_access(method, route) is access
+
+
+@pytest.mark.parametrize("admin, read, access, token, allowed", [
+    ("", "", Access.ADMIN, None, True),                  # no admin token (loopback only): old clients unchanged
+    ("", "", Access.READ, None, True),
+    ("admin", "", Access.READ, None, True),              # reads are open unless SP_READ_TOKEN is set
+    ("admin", "", Access.ADMIN, None, False),
+    ("admin", "", Access.ADMIN, "read", False),
+    ("admin", "", Access.ADMIN, "admin", True),
+    ("admin", "read", Access.READ, None, False),
+    ("admin", "read", Access.READ, "read", True),
+    ("admin", "read", Access.READ, "admin", True),
+    ("admin", "read", Access.ADMIN, "read", False),
+    ("admin", "read", Access.OPEN, None, True),
+])
+async def test_which_token_a_route_needs(admin, read, access, token, allowed):
+    guard = Guard(registry=None, admin_token=admin, read_token=read)     # type: ignore[arg-type]
+    assert await guard.allows(access, token, None) is allowed

@@ -39,6 +39,7 @@ from cql.session import session
 from process import RECORD_READINGS, SCHEMA, fix, load_topics      # bench/process.py: same readings, same loader
 from sports_prophet.config import settings
 from sports_prophet.worker_process import WorkerProcess
+from web.auth import new_ingest_token
 
 BASELINE_KEYSPACE = "bench_baseline"
 TARGET = 0.8
@@ -195,7 +196,7 @@ async def main() -> None:
     args = parser.parse_args()
     per_run, total = args.readings_per_run, args.runs * args.readings_per_run
     device = f"bench_{uuid.uuid4().hex[:8]}"
-    await DeviceRegistry().register(device, SCHEMA)
+    await DeviceRegistry().register(device, SCHEMA, new_ingest_token()[1])
     direct_runs, e2e_runs = ([f"{kind}_{i}" for i in range(args.runs)] for kind in ("direct", "e2e"))
 
     create_baseline_table()

@@ -4,7 +4,8 @@ Writes are lightweight transactions (`IF NOT EXISTS` / `IF EXISTS`): two workers
 registering one name at once get exactly one winner, and a registration is a
 single row written whole, so no failure leaves a half-registered device.
 Reads are cached per process for `SP_REGISTRY_CACHE_SECONDS`, since every ingest
-request needs the schema.
+request needs the schema and the ingest token's hash: a rotated token is refused by every
+worker within that time.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Device:
     schema: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    ingest_token_sha256: str | None = None     # never answered: the token is shown once, when issued
 
     def as_json(self) -> dict:
         return {"device_name": self.device_id, "schema": self.schema,
@@ -44,15 +46,22 @@ class DeviceRegistry:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, Device | None]] = {}
 
-    async def register(self, device_id: str, schema: dict[str, str]) -> Device | None:
-        """The stored device, or None when the name is taken."""
+    async def register(self, device_id: str, schema: dict[str, str], token_sha256: str) -> Device | None:
+        """The stored device, or None when the name is taken. Device and token are one row, written whole."""
         now = _now()
         result = await execute(
-            "INSERT INTO {ks}.devices (device_id, schema_json, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?) IF NOT EXISTS", (device_id, json.dumps(schema), now, now))
+            "INSERT INTO {ks}.devices (device_id, schema_json, created_at, updated_at, ingest_token_sha256) "
+            "VALUES (?, ?, ?, ?, ?) IF NOT EXISTS", (device_id, json.dumps(schema), now, now, token_sha256))
         if not _applied(result):
             return None
-        return self._remember(Device(device_id, schema, now, now))
+        return self._remember(Device(device_id, schema, now, now, token_sha256))
+
+    async def rotate_token(self, device_id: str, token_sha256: str) -> bool:
+        """Replace the device's ingest token; False when it is not registered."""
+        result = await execute(
+            "UPDATE {ks}.devices SET ingest_token_sha256 = ? WHERE device_id = ? IF EXISTS", (token_sha256, device_id))
+        self._cache.pop(device_id, None)
+        return _applied(result)
 
     async def update(self, device_id: str, schema: dict[str, str]) -> Device | None:
         """The updated device, or None when it is not registered."""
@@ -76,7 +85,8 @@ class DeviceRegistry:
             return cached[1]
         try:
             row = (await execute(
-                "SELECT device_id, schema_json, created_at, updated_at FROM {ks}.devices WHERE device_id = ?",
+                "SELECT device_id, schema_json, created_at, updated_at, ingest_token_sha256 FROM {ks}.devices "
+                "WHERE device_id = ?",
                 (device_id,))).one()
         except Exception:
             if cached:      # Cassandra unreachable: keep serving a device we knew, so ingest and live queries go on
@@ -84,7 +94,8 @@ class DeviceRegistry:
             raise
         device = None if row is None else Device(
             row.device_id, json.loads(row.schema_json),
-            row.created_at.replace(tzinfo=timezone.utc), row.updated_at.replace(tzinfo=timezone.utc))
+            row.created_at.replace(tzinfo=timezone.utc), row.updated_at.replace(tzinfo=timezone.utc),
+            row.ingest_token_sha256)
         self._cache[device_id] = (time.monotonic(), device)
         return device
 

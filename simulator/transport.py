@@ -13,6 +13,7 @@ import abc
 import argparse
 import asyncio
 import json
+import os
 import signal
 import time
 from collections import Counter, deque
@@ -351,6 +352,13 @@ class Clock:
 Body = Callable[[aiohttp.ClientSession, asyncio.Event, Progress], Awaitable[None]]
 
 
+def operator_headers() -> dict[str, str]:
+    """The simulator and replay register devices and ingest as the operator: with SP_ADMIN_TOKEN set
+    (`scripts/run` with auth on), they send it on every request and WebSocket."""
+    token = os.environ.get("SP_ADMIN_TOKEN", "")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 async def run_session(url: str, progress_every: float, body: Body) -> Progress:
     """Check the worker answers, run `body` with progress lines every `progress_every` s, stop on Ctrl-C."""
     stop = asyncio.Event()
@@ -366,7 +374,7 @@ async def run_session(url: str, progress_every: float, body: Body) -> Progress:
 
     reporter = asyncio.create_task(report())
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=operator_headers()) as http:
             try:
                 async with http.get(f"{url}/health") as r:
                     await r.read()

@@ -19,8 +19,12 @@ import sports_prophet.faust_fixes  # noqa: F401  (patches Faust before the app e
 from cql.registry import DeviceRegistry
 from sports_prophet.config import settings
 from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS, KafkaGateway
+from web.auth import Guard
+from web.cors import cors
 from web.errors import json_errors
 
+registry = DeviceRegistry()
+guard = Guard(registry, settings.admin_token, settings.read_token)
 app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
@@ -33,7 +37,8 @@ app = faust.App(
     web_port=settings.web_port,
     canonical_url=f"http://{settings.web_host}:{settings.web_port}",
     web_application_options={
-        "middlewares": [json_errors],
+        # outermost first: CORS answers preflights; errors, auth's 401/403 included, become JSON
+        "middlewares": [cors(settings.cors_origin_set), json_errors, guard.middleware],
         "client_max_size": settings.max_message_bytes,
     },
     producer_max_request_size=4 * 1024 * 1024,
@@ -47,7 +52,6 @@ app = faust.App(
 )
 
 gateway = KafkaGateway()
-registry = DeviceRegistry()
 log = logging.getLogger(__name__)
 SHUTDOWN_DEADLINE_S = 20.0
 CRASH_SHUTDOWN_DEADLINE_S = 3.0

@@ -17,6 +17,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command, rest = (args[0], args[1:]) if args else ("--help", [])
+    if command in ("worker", "supervise") and (problem := exposure_problem()):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if command == "worker":
         from sports_prophet.app import app
         sys.argv = ["sports-prophet", "worker", "--loglevel", "info", *rest]
@@ -42,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(__doc__.strip())
     return 0 if command in ("--help", "-h", "help") else 2
+
+
+def exposure_problem() -> str | None:
+    """Checked before a worker starts (and before `supervise` would restart one that must not start), so
+    a misconfigured worker exits before it binds; not at import, since tests import the app's modules."""
+    from sports_prophet.config import settings
+    from web.auth import exposure_problem as problem
+    return problem(settings.web_host, settings.admin_token)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,15 @@ class Settings:
         "SP_WEB_HOST", "127.0.0.1", "Address the web views bind to and advertise")
     web_port: int = _setting(
         "SP_WEB_PORT", "8000", "Port of the web views (the old system's port)", int)
+    admin_token: str = _setting(
+        "SP_ADMIN_TOKEN", "",
+        "Bearer token of the admin routes (devices, start/stop, topic deletion, token rotation); set, it turns "
+        "auth on. Empty: nothing needs a token, and only a loopback SP_WEB_HOST is allowed")
+    read_token: str = _setting(
+        "SP_READ_TOKEN", "", "Bearer token the read routes (GET, WS /live) need when set; the admin token also reads")
+    cors_origins: str = _setting(
+        "SP_CORS_ORIGINS", "",
+        "Browser origins allowed to call the API (comma separated, e.g. https://coach.example); empty: no CORS headers")
     data_dir: Path = _setting(
         "SP_DATA_DIR", ".data", "Where a worker keeps its RocksDB tables", _repo_path)
     stack_dir: Path = _setting(
@@ -108,6 +117,10 @@ class Settings:
     @property
     def cassandra_contact_points(self) -> list[str]:
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+    @property
+    def cors_origin_set(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
 
 def settings_table() -> list[tuple[str, str, str]]:

@@ -25,7 +25,7 @@ from agents.runs import is_live, owned
 from models.device import check_identifier
 from models.run import run_topic
 from simulator.events import EVENTS_DEVICE        # a match's event feed: this device, run id = the match id
-from sports_prophet.app import app, gateway
+from sports_prophet.app import app, gateway, guard
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable
 from web.client_json import loads
@@ -119,7 +119,7 @@ class WorkerFeeds:
     """The runs other workers own, each from that worker's `WS /live?local=1`, reconnecting on loss."""
 
     def __init__(self, device_id: str | None) -> None:
-        self.http, self.device_id = aiohttp.ClientSession(), device_id
+        self.http, self.device_id = aiohttp.ClientSession(headers=guard.internal_headers()), device_id
         self.runs: dict[str, dict[str, dict[str, Any]]] = {}      # worker url -> run key -> summary
         self.tasks: dict[str, asyncio.Task] = {}
 

@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from models.device import DeviceSchema, InvalidIdentifier, check_identifier
 from sports_prophet.app import app, registry
+from web.auth import new_ingest_token
 from web.client_json import loads
 from web.errors import ApiError, not_found
 
@@ -40,11 +41,12 @@ def path_id(value: str, what: str) -> str:
 class RegisterDevice(View):
     async def post(self, request: Request) -> Response:
         body = await device_body(request)
-        device = await registry.register(body["device_name"], body["schema"])
+        token, token_sha256 = new_ingest_token()
+        device = await registry.register(body["device_name"], body["schema"], token_sha256)
         if device is None:
             raise ApiError(409, "device already registered",
                            f"{body['device_name']!r} exists; change it with PUT /update-device")
-        return web.json_response(device.as_json(), status=201)
+        return web.json_response({**device.as_json(), "ingest_token": token}, status=201)
 
 
 @app.page("/update-device")
@@ -64,6 +66,18 @@ class DeleteDevice(View):
         if not await registry.delete(device_id):
             raise not_found("device", f"{device_id!r} is not registered")
         return web.json_response({"deleted": device_id, "detail": "its runs and readings are kept"})
+
+
+@app.page("/devices/{device_id}/rotate-token")
+class RotateToken(View):
+    """A new ingest token for the device (say, one leaked); the old one is refused from then on."""
+
+    async def post(self, request: Request, device_id: str) -> Response:
+        path_id(device_id, "device_id")
+        token, token_sha256 = new_ingest_token()
+        if not await registry.rotate_token(device_id, token_sha256):
+            raise not_found("device", f"{device_id!r} is not registered")
+        return web.json_response({"device_name": device_id, "ingest_token": token})
 
 
 @app.page("/devices")

@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: Any = None) -> None:
+    def __init__(self, status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(error)
-        self.status, self.error, self.detail = status, error, detail
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
 
 
 def not_found(what: str, detail: Any = None) -> ApiError:
@@ -34,9 +34,10 @@ def not_found(what: str, detail: Any = None) -> ApiError:
 RETRY_AFTER_S = 1
 
 
-def error_response(status: int, error: str, detail: Any = None) -> web.Response:
+def error_response(status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None
+                   ) -> web.Response:
     """The JSON error; a 503 (nothing was done, a dependency is away) also says when to retry."""
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    headers = {**(headers or {}), **({"Retry-After": str(RETRY_AFTER_S)} if status == 503 else {})}
     return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
 
 
@@ -46,7 +47,7 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.error, exc.detail)
+        return error_response(exc.status, exc.error, exc.detail, exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

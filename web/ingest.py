@@ -23,9 +23,10 @@ from cql.registry import Device
 from models.device import InvalidIdentifier, check_identifier, time_field
 from models.run import StampedReading, run_key, run_topic, stamp_readings
 from models.sensor_logger import SensorLoggerPushSchema, map_entries
-from sports_prophet.app import app, gateway, registry
+from sports_prophet.app import app, gateway, guard, registry
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable, TopicPartitionMismatch
+from web.auth import presented_token
 from web.client_json import TooDeep, check_depth, loads
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
@@ -228,6 +229,10 @@ class StreamSession:
         if device is None:
             await self.reject(frame, "device deleted", f"{self.device.device_id!r} is no longer registered")
             await self.ws.close(code=4404, message=b"device deleted")
+            return
+        if not guard.may_ingest(device, presented_token(self.request)):
+            await self.reject(frame, "the token no longer grants this device", "its ingest token was rotated")
+            await self.ws.close(code=4403, message=b"ingest token rotated")
             return
         items = parsed if isinstance(parsed, list) else [parsed]
         readings, errors = stamp_readings(device.schema, items, time.time())

@@ -25,7 +25,7 @@ from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
 from models.run import run_key, run_topic
 from models.run_config import RunConfigSchema
-from sports_prophet.app import app
+from sports_prophet.app import app, guard
 from sports_prophet.config import settings
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
@@ -222,7 +222,8 @@ class LiveRun(View):
         await warm_router()
         key = run_key(device_id, run_id)
         sent = None
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
+                                         headers=guard.internal_headers()) as http:
             while not ws.closed:
                 try:
                     owner = owner_url(key)
@@ -268,7 +269,8 @@ class Runs(View):
         found = local_runs()
         others = {url for url in app.router.tables_metadata() if url.rstrip("/") != settings_url()}
         unreachable = []
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
+                                         headers=guard.internal_headers()) as http:
             for url in others:
                 try:
                     async with http.get(f"{url.rstrip('/')}/runs?local=1") as response:

@@ -40,8 +40,8 @@ def unique(prefix: str) -> str:
 
 
 class Worker(WorkerProcess):
-    def __init__(self, folder: Path, name: str, app_id: str | None = None) -> None:
-        super().__init__(folder, name, {**TEST_ENV, **({"SP_APP_ID": app_id} if app_id else {})})
+    def __init__(self, folder: Path, name: str, app_id: str | None = None, env: dict[str, str] | None = None) -> None:
+        super().__init__(folder, name, {**TEST_ENV, **({"SP_APP_ID": app_id} if app_id else {}), **(env or {})})
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,9 @@ class Settings:
     readings_per_record: int = _setting(
         "SP_READINGS_PER_RECORD", "500",
         "Most readings packed into one Kafka record (Faust's cost is per record, not per reading)", int)
+    device_rate_limit: float = _setting(
+        "SP_DEVICE_RATE_LIMIT", "0",
+        "Readings/s one device may ingest through one worker, in bursts of 2 s worth (0: no limit)", float)
     registry_cache_seconds: float = _setting(
         "SP_REGISTRY_CACHE_SECONDS", "2", "How long a worker trusts its cached copy of a device schema", float)
     default_window_seconds: float = _setting(

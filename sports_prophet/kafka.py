@@ -28,6 +28,9 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024   # matches the broker's message.max.bytes se
 # assigned its partitions ("Ignoring missing topic" in the log).
 CONSUMER_METADATA_MAX_AGE_MS = 3000
 READ_BACK_TIMEOUT_S = 30.0
+# A write Kafka has not acknowledged by then fails (503 to the client, who retries) instead of
+# holding the request for aiokafka's default 40 s while the broker is away.
+WRITE_TIMEOUT_S = 10.0
 END_OFFSETS_TIMEOUT_S = 5.0
 
 
@@ -78,6 +81,7 @@ class KafkaGateway:
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
             linger_ms=1, max_request_size=MAX_RECORD_BYTES, value_serializer=_dumps,
+            request_timeout_ms=int(WRITE_TIMEOUT_S * 1000),
             key_serializer=str.encode)
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
         offsets = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -30,9 +31,11 @@ from web.auth import presented_token
 from web.client_json import TooDeep, check_depth, loads
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
+from web.rate_limit import DeviceRateLimits
 
 log = logging.getLogger(__name__)
 
+rate_limits = DeviceRateLimits(settings.device_rate_limit)
 # A client that does not read its acks must not stall ingest: past this many unsent
 # bytes on its socket we stop sending acks (they are cumulative, so skipping is safe).
 ACK_BACKLOG_BYTES = 64 * 1024
@@ -62,7 +65,13 @@ async def deliver(device: Device, run_id: str, readings: list[StampedReading]) -
 
 
 async def write(device: Device, run_id: str, readings: list[StampedReading]) -> None:
-    """Write a batch, turning Kafka trouble into a 503 the client can retry."""
+    """Write a batch, turning Kafka trouble into a 503 the client can retry (and a device over its
+    rate limit into a 429)."""
+    wait = rate_limits.take(device.device_id, len(readings))
+    if wait > 0:
+        raise ApiError(429, "this device is over its rate limit; nothing was written",
+                       f"SP_DEVICE_RATE_LIMIT is {settings.device_rate_limit:g} readings/s; retry after {wait:.1f} s",
+                       headers={"Retry-After": str(math.ceil(wait))})
     try:
         await deliver(device, run_id, readings)
     except TopicPartitionMismatch as exc:
@@ -244,6 +253,8 @@ class StreamSession:
         if not readings:
             await self.reject(frame, "empty frame", "send a reading or a non-empty array of readings")
             return
+        while (wait := rate_limits.take(device.device_id, len(readings))) > 0:
+            await asyncio.sleep(wait)                # over its rate limit: slow the socket down, lose nothing
         async with self.changed:
             await self.changed.wait_for(lambda: self.pending_count < MAX_PENDING_READINGS)
             self.pending.append((frame, readings))

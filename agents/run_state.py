@@ -144,14 +144,23 @@ def stamp_alert(state: dict[str, Any], alert: dict[str, Any]) -> dict[str, Any]:
     return {"device_id": state["device_id"], "run_id": state["run_id"], "seq": state["alerts"], **alert}
 
 
+WINDOW_AGGREGATES = (("mean", "avg"), ("min", "min"), ("max", "max"), ("sum", "sum"), ("std", "std"))
+
+
 def window_row(window: dict[str, Any], final: bool = True) -> dict[str, Any]:
     """A window as a flat row: what /get-latest-stats queries and /windows returns."""
     row: dict[str, Any] = {"window_start": window["window_start"], "window_end": window["window_end"],
                            "timestamp": window["window_end"], "count": window["count"], "final": final}
     for field, result in sorted(window["stats"].items()):
-        for agg in ("mean", "min", "max", "sum", "std"):
-            row[f"{field}_{'avg' if agg == 'mean' else agg}"] = result[agg]
+        for agg, suffix in WINDOW_AGGREGATES:
+            row[f"{field}_{suffix}"] = result[agg]
     return row
+
+
+def window_columns(fields: list[str]) -> list[str]:
+    """A window row's columns for these measurement fields, whether or not any row exists yet."""
+    return ["window_start", "window_end", "timestamp", "count", "final",
+            *(f"{field}_{suffix}" for field in sorted(fields) for _, suffix in WINDOW_AGGREGATES)]
 
 
 def open_window_rows(state: dict[str, Any]) -> list[dict[str, Any]]:

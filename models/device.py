@@ -187,6 +187,12 @@ def time_field(device_schema: Mapping[str, str]) -> str | None:
     return None
 
 
+def measurement_fields(device_schema: Mapping[str, str]) -> list[str]:
+    """The numeric fields that stats and windows aggregate: every int or float field but the time field."""
+    time_key = time_field(device_schema)
+    return sorted(name for name, kind in device_schema.items() if kind in NUMERIC_TYPES and name != time_key)
+
+
 def event_time(reading: Mapping[str, Any], time_key: str | None, arrival: float) -> float:
     """The reading's own time in epoch seconds, or its arrival time when it carries none we can read."""
     if time_key is not None:

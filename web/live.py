@@ -23,9 +23,10 @@ from agents.discovery import subscription
 from agents.runs import get_run, is_live, run_alerts, run_changes, run_windows, runs, send_control
 from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
+from models.device import measurement_fields
 from models.run import run_key, run_topic
 from models.run_config import RunConfigSchema
-from sports_prophet.app import app, guard
+from sports_prophet.app import app, guard, registry
 from sports_prophet.config import settings
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
@@ -167,8 +168,11 @@ class GetLatestStats(View):
         if wanted and configured and wanted != configured:
             raise not_found("table", f"{device_id}/{run_id} was started with table_preappend={configured!r}")
         rows = window_rows(key, state)
-        columns = list(dict.fromkeys(c for row in rows for c in row)) or ["window_start", "window_end",
-                                                                          "timestamp", "count", "final"]
+        # The columns follow the device's schema, not the rows: a client reading `latitude_avg` finds it
+        # even while the run's triggers have let no reading through (the old system's example client).
+        device = await registry.get(device_id)
+        fields = measurement_fields(device.schema) if device else []
+        columns = list(dict.fromkeys([*run_state.window_columns(fields), *(c for row in rows for c in row)]))
         try:
             return web.json_response(await query_windows(rows, columns, query))
         except ResultTooLarge as exc:

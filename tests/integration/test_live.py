@@ -307,3 +307,19 @@ async def test_a_run_streamed_again_after_its_topic_was_deleted_starts_afresh(ht
     assert summary["first_t"] == fixes[0]["timestamp"]
     stats = await get(http, a, f"/get-stats/{device}/{run}?agg_type=sum")
     assert stats["stats"]["hr"] == sum(f["hr"] for f in fixes)
+
+
+async def test_latest_stats_columns_follow_the_schema_when_the_triggers_let_nothing_through(http, worker):
+    """The old example client: a random walk just west of longitude -75.0 against a trigger range
+    that starts there, so no reading passes; a client reading `latitude_avg` must still find the column."""
+    device, run = await register(http, worker, {"latitude": "float", "longitude": "float",
+                                                "timestamp": "string"}), unique("run")
+    await post(http, worker, f"/start-stream/{device}/{run}", {
+        "triggers": {"latitude": [39.0, 40.1], "longitude": [-75.0, -70.0]}, "window_seconds": 2})
+    walk = [{"latitude": 39.5 + i * 1e-5, "longitude": -75.0006 - i * 1e-6,
+             "timestamp": f"2026-01-01T00:00:{i:02d}"} for i in range(20)]
+    await stream(http, worker, device, run, walk)
+    body = await get(http, worker, f"/get-latest-stats/{device}/{run}")
+    assert body["rows"] == []
+    assert {"latitude_avg", "longitude_std", "count", "window_start"} <= set(body["columns"])
+    assert "timestamp_avg" not in body["columns"]

@@ -114,3 +114,9 @@ def test_a_finished_status_of_a_run_from_before_its_topic_was_deleted_is_stale()
     assert not run_state.supersedes(status("active", 9.0), status("finished", 10.0, since=0.0), 8.0)
     assert run_state.supersedes(status("active", 9.0), status("finished", 10.0, since=8.0), 8.0)
     assert run_state.supersedes(status("archived", 9.0), status("active", 10.0), 8.0)
+
+
+def test_window_columns_are_the_keys_of_a_window_row_whatever_the_data():
+    state, closed, _ = fold(track(100))
+    row = run_state.window_row(closed[0])
+    assert run_state.window_columns(["latitude", "longitude"]) == list(row)

@@ -111,3 +111,30 @@ async def test_deleting_and_re_streaming_runs_while_others_stream_keeps_workers_
                              f"{acked} for the background runs; differing: "
                              f"{await miscounted(http, group, device, expected)}") from exc
     assert_alive(group)
+
+
+async def test_a_worker_down_while_a_run_was_deleted_and_streamed_again_agrees_when_it_is_back(http, make_worker):
+    """The deletion and the new run happen while one worker is stopped: back, it must neither serve
+    the old run's state from its own store nor take the new topic's offsets for replays."""
+    a, b = make_worker("down-a").start(), make_worker("down-b").start()
+    device, run = await register(http, a, TRACKING, prefix="churn"), unique("run")
+    async with http.post(f"{a.url}/ingest/{device}/{run}", json=tracking(FIRST_READINGS)) as r:
+        assert r.status == 200, await r.text()
+    await wait_for(lambda: counted_on((a, b), device, run, FIRST_READINGS, http), timeout=90, interval=0.5,
+                   what="the first run counted on both workers")
+    b.stop()
+    async with http.delete(f"{a.url}/delete-topic/{device}/{run}") as r:
+        assert r.status == 200, await r.text()
+    again = tracking(READINGS_PER_RUN, start=10_000)
+    async with http.post(f"{a.url}/ingest/{device}/{run}", json=again) as r:
+        assert r.status == 200, await r.text()
+    b.start()
+    await wait_for(lambda: counted_on((a, b), device, run, READINGS_PER_RUN, http), timeout=120, interval=0.5,
+                   what="the run streamed again counted afresh on both workers")
+    for w in (a, b):
+        async with http.get(f"{w.url}/runs/{device}/{run}") as r:
+            assert (await r.json())["first_t"] == again[0]["timestamp"]
+
+
+async def counted_on(workers, device: str, run: str, readings: int, http) -> bool:
+    return all([await readings_of(http, w, device, run) == readings for w in workers])

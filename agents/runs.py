@@ -22,6 +22,7 @@ from agents.discovery import subscription
 from agents.statuses import run_statuses
 from agents.topics import alerts_topic, control_topic, outputs_topic
 from models.run import parse_run_topic, run_key, run_topic, split_run_key
+from sports_prophet import metrics
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable, key_partition
@@ -159,6 +160,9 @@ class SkippedRecords:
             return
         for tp in set(self.progress) - set(ends):
             del self.progress[tp]
+        metrics.run_unapplied_records.clear()
+        for tp, end in ends.items():
+            metrics.run_unapplied_records.labels(tp.topic, str(tp.partition)).set(max(0, end - runs_here[tp][1]))
         self.behind.clear()
         now = time.monotonic()
         for tp, end in ends.items():
@@ -181,6 +185,7 @@ class SkippedRecords:
                             tp.topic, tp.partition, applied, end - 1)
                 device_id, run_id = split_run_key(key)
                 self.pending[key] = (now, None)
+                metrics.catch_ups_sent.inc()
                 sent = await control_topic.send(key=key.encode(), value={
                     "type": "catch_up", "device_id": device_id, "run_id": run_id, "end": end})
                 sent.add_done_callback(lambda acked, key=key, at=now: self.note_sent(key, at, acked))
@@ -278,7 +283,7 @@ async def handle(event: EventT) -> None:
         return
     state = owned.get(key)
     if run and not written_before_deletion(state, record):
-        await fill_gap(key, run, record.partition, record.offset)
+        await fill_gap(key, run, record.partition, record.offset, "gap")
     await apply(record)
 
 
@@ -307,6 +312,7 @@ class ControlGaps:
                  expected, record.offset - 1)
         try:
             async for missing in gateway.read_records(record.topic, record.partition, expected, record.offset):
+                metrics.records_recovered.labels("control").inc()
                 await apply(Record(record.topic, record.partition, missing.offset, missing.timestamp / 1000,
                                    missing.key.decode(), missing.value))
         except KafkaUnavailable as exc:
@@ -328,7 +334,7 @@ async def follow_deletion(key: str, value: dict[str, Any]) -> None:
         await forget_run(key, {"device_id": value["device_id"], "run_id": value["run_id"], "at": deletion})
 
 
-async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int) -> None:
+async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int, how: str) -> None:
     """Apply the records of the run's topic partition that the run has not, up to `end`, reading
     them back from Kafka: Faust skipped them (see SkippedRecords)."""
     state = owned.get(key)
@@ -342,6 +348,7 @@ async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int) -> 
     log.info("%s[%d]: applying records %d..%d from Kafka", topic, partition, start, end - 1)
     try:
         async for missing in gateway.read_records(topic, partition, start, end):
+            metrics.records_recovered.labels(how).inc()
             await apply(Record(topic, partition, missing.offset, missing.timestamp / 1000, key, missing.value))
     except KafkaUnavailable as exc:               # the run goes on; `apply` logs the gap that is left
         log.error("%s", exc)
@@ -361,7 +368,7 @@ async def apply(record: Record) -> None:
         return
     if kind == "catch_up":                   # SkippedRecords.watch: records Faust never delivered
         skipped.caught_up(key)
-        await fill_gap(key, (value["device_id"], value["run_id"]), record.partition, value["end"])
+        await fill_gap(key, (value["device_id"], value["run_id"]), record.partition, value["end"], "watchdog")
         return
     if state is not None and state["status"] == "deleted":
         if not from_run_topic:
@@ -404,6 +411,7 @@ async def apply(record: Record) -> None:
     if from_run_topic:
         state = {**state, "source_next": record.offset + 1}
     owned.put(key, state)
+    metrics.records_processed.labels(kind).inc()
     run_changes.notify(key)
     finishing = state["status"] == "finished" and not was_finished
     if finishing:

@@ -22,6 +22,7 @@ from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS, KafkaGateway
 from web.auth import Guard
 from web.cors import cors
 from web.errors import json_errors
+from web.timing import timed
 
 registry = DeviceRegistry()
 guard = Guard(registry, settings.admin_token, settings.read_token)
@@ -38,7 +39,7 @@ app = faust.App(
     canonical_url=f"http://{settings.web_host}:{settings.web_port}",
     web_application_options={
         # outermost first: CORS answers preflights; errors, auth's 401/403 included, become JSON
-        "middlewares": [cors(settings.cors_origin_set), json_errors, guard.middleware],
+        "middlewares": [timed, cors(settings.cors_origin_set), json_errors, guard.middleware],
         "client_max_size": settings.max_message_bytes,
     },
     producer_max_request_size=4 * 1024 * 1024,
@@ -118,6 +119,7 @@ def load_components() -> None:
     import web.index  # noqa: F401
     import web.ingest  # noqa: F401
     import web.live  # noqa: F401
+    import web.metrics  # noqa: F401
     import web.topics  # noqa: F401
 
 

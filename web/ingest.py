@@ -24,6 +24,7 @@ from cql.registry import Device
 from models.device import InvalidIdentifier, check_identifier, time_field
 from models.run import StampedReading, run_key, run_topic, stamp_readings
 from models.sensor_logger import SensorLoggerPushSchema, map_entries
+from sports_prophet import metrics
 from sports_prophet.app import app, gateway, guard, registry
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable, TopicPartitionMismatch
@@ -62,6 +63,7 @@ async def deliver(device: Device, run_id: str, readings: list[StampedReading]) -
     await run_statuses.reopen(device.device_id, run_id)
     await gateway.write_batch(device.device_id, run_id, readings, time_field(device.schema),
                               run_statuses.deleted_since.get(run_key(device.device_id, run_id), 0.0))
+    metrics.readings_ingested.labels(device.device_id).inc(len(readings))
 
 
 async def write(device: Device, run_id: str, readings: list[StampedReading]) -> None:
@@ -69,6 +71,7 @@ async def write(device: Device, run_id: str, readings: list[StampedReading]) -> 
     rate limit into a 429)."""
     wait = rate_limits.take(device.device_id, len(readings))
     if wait > 0:
+        metrics.readings_rejected.labels(device.device_id, "rate_limited").inc(len(readings))
         raise ApiError(429, "this device is over its rate limit; nothing was written",
                        f"SP_DEVICE_RATE_LIMIT is {settings.device_rate_limit:g} readings/s; retry after {wait:.1f} s",
                        headers={"Retry-After": str(math.ceil(wait))})
@@ -77,6 +80,7 @@ async def write(device: Device, run_id: str, readings: list[StampedReading]) -> 
     except TopicPartitionMismatch as exc:
         raise ApiError(409, "run topic has the wrong partition count", str(exc)) from exc
     except (KafkaError, KafkaUnavailable) as exc:
+        metrics.readings_rejected.labels(device.device_id, "kafka_unavailable").inc(len(readings))
         raise ApiError(503, "Kafka is unavailable; nothing was written, retry later",
                        f"{type(exc).__name__}: {exc}") from exc
 
@@ -122,6 +126,7 @@ class IngestBatch(View):
             raise ApiError(400, "the body is not UTF-8", str(exc)) from exc
         readings, errors = stamp_readings(device.schema, items, time.time())
         if errors:
+            metrics.readings_rejected.labels(device_id, "invalid").inc(len(items))
             raise ApiError(422, f"{len(errors)} of {len(items)} readings are invalid; nothing was written",
                            index_errors(errors))
         if not readings:
@@ -146,6 +151,7 @@ class SensorLoggerPush(View):
         candidates, left_out = map_entries(device.schema, push["payload"])
         readings, errors = stamp_readings(device.schema, candidates, time.time())
         if errors:
+            metrics.readings_rejected.labels(device_id, "invalid").inc(len(candidates))
             raise ApiError(422, "payload entries do not fit the device's schema; nothing was written",
                            index_errors(errors))
         answer = {"device_id": device_id, "run_id": run_id, "message_id": message_id,
@@ -247,6 +253,7 @@ class StreamSession:
         readings, errors = stamp_readings(device.schema, items, time.time())
         if errors:
             detail = errors[0] if not isinstance(parsed, list) else index_errors(errors)
+            metrics.readings_rejected.labels(device.device_id, "invalid").inc(len(items))
             await self.reject(frame, "invalid reading" if not isinstance(parsed, list) else
                               f"{len(errors)} of {len(items)} readings are invalid; frame not written", detail)
             return

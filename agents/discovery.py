@@ -106,7 +106,7 @@ DISCOVERY_INTERVAL_S = 1.0
 DISCOVERY_TIMEOUT_S = 3.0
 MAX_REBALANCE_WAIT_S = 5.0
 # Every subscription change is a rebalance of the whole group, and faust-streaming drops fetched
-# records at each one (SkippedRecords reads them back): archived runs leave
+# records at each one (agents/watchdog.py reads them back): archived runs leave
 # the subscription in batches, at most this often; a new run joins within a tick, taking them along.
 # (A deleted topic leaves at once: consuming or committing a topic that is gone only fails.)
 REMOVAL_BATCH_S = 10.0

@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
 from agents import run_state
-from agents.runs import is_live, owned
+from agents.owned import is_live, owned
 from models.device import check_identifier
 from models.run import run_topic
 from simulator.events import EVENTS_DEVICE        # a match's event feed: this device, run id = the match id

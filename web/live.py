@@ -20,7 +20,8 @@ from marshmallow import ValidationError
 
 from agents import run_state
 from agents.discovery import subscription
-from agents.runs import get_run, is_live, run_alerts, run_changes, run_windows, runs, send_control
+from agents.owned import get_run, is_live, run_alerts, run_windows, runs
+from agents.runs import run_changes, send_control
 from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
 from models.device import measurement_fields

@@ -6,7 +6,7 @@ from aiohttp import web
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents.runs import owned
+from agents.owned import owned
 from agents.sink import sink
 from sports_prophet import metrics
 from sports_prophet.app import app

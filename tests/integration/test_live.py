@@ -257,7 +257,7 @@ async def test_a_killed_worker_resumes_without_losing_or_double_counting(http, m
 
 async def test_two_workers_lose_nothing_when_one_is_killed_and_the_other_restarted_mid_stream(http, make_worker):
     """The rebalances around a kill -9 and a restart are where Faust drops or stalls records
-    (agents/runs.py, SkippedRecords): every run must still count every reading exactly once."""
+    (agents/watchdog.py): every run must still count every reading exactly once."""
     import signal
 
     a, b = make_worker("worker-a3").start(), make_worker("worker-b3").start()

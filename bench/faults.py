@@ -166,6 +166,15 @@ async def start(w: WorkerProcess) -> None:
         BUSY.discard(id(w))
 
 
+async def live_counts(http: aiohttp.ClientSession, url: str, device: str, runs: list[str]) -> list[int]:
+    """Each run's processed readings as one worker answers (-1 while it cannot answer for the run)."""
+    counts = []
+    for run in runs:
+        async with http.get(f"{url}/runs/{device}/{run}") as r:
+            counts.append((await r.json())["readings"] if r.status == 200 else -1)
+    return counts
+
+
 async def keep_running(workers: list[WorkerProcess], events: list[str]) -> None:
     """What `sports-prophet supervise` does for scripts/run: a worker that exited by itself is started again."""
     while True:
@@ -206,10 +215,17 @@ async def scenario(name: str, folder: Path, runs_count: int, seconds: float, kil
                     await start(workers[0])
             elif name == "two":
                 await asyncio.sleep(seconds / 3)
+                before = await live_counts(http, workers[0].url, device, runs)
                 await kill(workers[1])
-                events.append(f"worker 2 SIGKILLed at {time.monotonic() - started:.1f}s")
+                killed_at = time.monotonic()
+                events.append(f"worker 2 SIGKILLed at {killed_at - started:.1f}s")
                 streamer.urls = [workers[0].url]
-                await asyncio.sleep(seconds / 3)
+                while any(now <= then for now, then in zip(await live_counts(http, workers[0].url, device, runs),
+                                                            before)):
+                    await asyncio.sleep(0.2)
+                events.append(f"every run served and moving on worker 1 again {time.monotonic() - killed_at:.1f}s "
+                              f"after the kill")
+                await asyncio.sleep(max(0.0, killed_at + seconds / 3 - time.monotonic()))
                 await start(workers[1])
                 streamer.urls = [w.url for w in workers]
             elif name in ("kafka", "cassandra"):

@@ -166,6 +166,7 @@ async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int, how
     try:
         async for missing in gateway.read_records(topic, partition, start, end):
             metrics.records_recovered.labels(how).inc()
+            await follow_deletion(key, missing.value)
             await apply(Record(topic, partition, missing.offset, missing.timestamp / 1000, key, missing.value))
     except KafkaUnavailable as exc:               # the run goes on; `apply` logs the gap that is left
         log.error("%s", exc)
@@ -174,12 +175,10 @@ async def fill_gap(key: str, run: tuple[str, str], partition: int, end: int, how
 async def apply(record: Record) -> None:
     """Apply one record (a batch of readings, or a control message) to its run."""
     key, value = record.key, record.value
-    from_run_topic = parse_run_topic(record.topic) is not None
-    if from_run_topic:
-        await follow_deletion(key, value)
     state = owned.get(key)
     was_finished = state is not None and state["status"] == "finished"
     kind = value.get("type", "readings")
+    from_run_topic = parse_run_topic(record.topic) is not None
     if kind == "deleted":
         await forget_run(key, value)
         return

@@ -91,12 +91,11 @@ class SkippedRecords:
         for tp in set(self.progress) - set(ends):
             del self.progress[tp]
         metrics.run_unapplied_records.clear()
-        for tp, end in ends.items():
-            metrics.run_unapplied_records.labels(tp.topic, str(tp.partition)).set(max(0, end - runs_here[tp][1]))
         self.behind.clear()
         now = time.monotonic()
         for tp, end in ends.items():
             key, applied = runs_here[tp]
+            metrics.run_unapplied_records.labels(tp.topic, str(tp.partition)).set(max(0, end - applied))
             if end <= applied:
                 self.progress.pop(tp, None)
                 continue

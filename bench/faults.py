@@ -109,11 +109,11 @@ async def settled(http: aiohttp.ClientSession, url: str, device: str, runs: list
     while time.monotonic() < deadline:
         now: dict[str, tuple[int, int]] = {}
         summaries: dict[str, dict] = {}
+        async with http.get(f"{url}/health") as r:
+            healthy = r.status == 200
         for run in runs:
             async with http.get(f"{url}/runs/{device}/{run}") as r:
                 summaries[run] = await r.json() if r.status == 200 else {}
-            async with http.get(f"{url}/health") as r:
-                healthy = r.status == 200
             now[run] = (summaries[run].get("readings", 0), healthy)
         if now != last:
             last, stable_since = now, time.monotonic()

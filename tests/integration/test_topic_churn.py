@@ -11,6 +11,7 @@ import os
 import pytest
 
 from tests.integration.conftest import register, unique, wait_for
+from tests.integration.test_live import counted_everywhere
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +121,7 @@ async def test_a_worker_down_while_a_run_was_deleted_and_streamed_again_agrees_w
     device, run = await register(http, a, TRACKING, prefix="churn"), unique("run")
     async with http.post(f"{a.url}/ingest/{device}/{run}", json=tracking(FIRST_READINGS)) as r:
         assert r.status == 200, await r.text()
-    await wait_for(lambda: counted_on((a, b), device, run, FIRST_READINGS, http), timeout=90, interval=0.5,
+    await wait_for(lambda: counted_everywhere(http, (a, b), device, [run], FIRST_READINGS), timeout=90, interval=0.5,
                    what="the first run counted on both workers")
     b.stop()
     async with http.delete(f"{a.url}/delete-topic/{device}/{run}") as r:
@@ -129,12 +130,8 @@ async def test_a_worker_down_while_a_run_was_deleted_and_streamed_again_agrees_w
     async with http.post(f"{a.url}/ingest/{device}/{run}", json=again) as r:
         assert r.status == 200, await r.text()
     b.start()
-    await wait_for(lambda: counted_on((a, b), device, run, READINGS_PER_RUN, http), timeout=120, interval=0.5,
+    await wait_for(lambda: counted_everywhere(http, (a, b), device, [run], READINGS_PER_RUN), timeout=120, interval=0.5,
                    what="the run streamed again counted afresh on both workers")
     for w in (a, b):
         async with http.get(f"{w.url}/runs/{device}/{run}") as r:
             assert (await r.json())["first_t"] == again[0]["timestamp"]
-
-
-async def counted_on(workers, device: str, run: str, readings: int, http) -> bool:
-    return all([await readings_of(http, w, device, run) == readings for w in workers])

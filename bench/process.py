@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaGateway
-from sports_prophet.worker_process import WorkerProcess
+from sports_prophet.ops.worker_process import WorkerProcess
 
 SCHEMA = {"latitude": "float", "longitude": "float", "hr": "int", "timestamp": "timestamp"}
 T0 = 1_767_225_600.0

@@ -99,8 +99,8 @@ async def workers_rate(folder: Path, count: int, device: str, runs: list[str], p
     the tables: readings/s from the workers' start (start-up, group join and run discovery included)
     and in steady state (from the first readings in the tables to the last). With `profile`, the first
     worker is sampled by py-spy over the steady state."""
-    env = {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}
-    workers = [WorkerProcess(folder, f"bench-{count}-{i}", env) for i in range(count)]
+    app_id = f"bench-{uuid.uuid4().hex[:6]}"     # and its own data folders: nothing left from an earlier pass
+    workers = [WorkerProcess(folder, f"{app_id}-{i}", {"SP_APP_ID": app_id}) for i in range(count)]
     total = len(runs) * per_run
     started = time.perf_counter()
     for w in workers:

@@ -37,6 +37,7 @@ def new_run(device_id: str, run_id: str, window_seconds: float, since: float = 0
         "excursions": {},            # trigger field -> True while its value is outside the range
         "silent": False,
         "alerts": 0,
+        "windows_closed": 0,         # closed windows ever kept in the run-window-chunks table (agents/owned.py)
     }
 
 

@@ -152,7 +152,7 @@ class GetSpeed(View):
 
 
 def window_rows(key: str, state: dict[str, Any]) -> list[dict[str, Any]]:
-    return run_windows[key.encode()] + run_state.open_window_rows(state)
+    return run_windows.read(key, state.get("windows_closed", 0)) + run_state.open_window_rows(state)
 
 
 @app.page("/get-latest-stats/{device_id}/{run_id}")
@@ -206,9 +206,9 @@ class RunWindows(View):
 class RunAlerts(View):
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        local_run(device_id, run_id)
+        state = local_run(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
-                                  "alerts": run_alerts[run_key(device_id, run_id).encode()]})
+                                  "alerts": run_alerts.read(run_key(device_id, run_id), state["alerts"])})
 
 
 # How often a live view re-checks when it cannot be woken: its run is owned by another worker.

@@ -160,6 +160,14 @@ class DeviceSchema(Schema):
             raise ValidationError(errors)
 
 
+# A reading in the API document: its fields are the device's registered schema, known only at run
+# time (`reading_validator` checks them), so the document can say no more than this.
+READING_JSON_SCHEMA = {
+    "type": "object", "additionalProperties": {"type": ["number", "string", "boolean"]},
+    "description": "One reading: exactly the fields of the device's registered schema",
+    "example": {"latitude": 40.4168, "longitude": -3.7038, "timestamp": "2026-05-01T12:00:00Z"}}
+
+
 @lru_cache(maxsize=1024)
 def _reading_schema(field_items: tuple[tuple[str, str], ...]) -> Schema:
     return Schema.from_dict(

@@ -38,6 +38,11 @@ app = faust.App(
     web_host=settings.web_host,
     web_port=settings.web_port,
     canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+    # Faust's own /router/ and /table/ views are off: nothing here uses them over HTTP (table_route
+    # forwards to the owner's same route), they dump raw table state in their own error shape, and
+    # GET /router/<unknown table>/ was a 500. Every route served is in /openapi.json.
+    web_router_enabled=False,
+    web_tables_enabled=False,
     web_application_options={
         # outermost first: CORS answers preflights; errors, auth's 401/403 included, become JSON
         "middlewares": [timed, cors(settings.cors_origin_set), json_errors, guard.middleware],

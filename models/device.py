@@ -142,7 +142,8 @@ class DeviceSchema(Schema):
 
     device_name = fields.String(required=True, validate=validate.Regexp(
         IDENTIFIER, error=braces_escaped(f"must match {IDENTIFIER_RULE} (letters, digits, _ and -, 1-64)")))
-    schema = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    schema = fields.Dict(keys=fields.String(), values=fields.String(metadata={"enum": list(FIELD_TYPES)}),
+                         required=True)
 
     @validates("schema")
     def check_schema(self, value: dict[str, str], **_: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from agents.stats import AGG_CHOICES
-from models.device import IDENTIFIER_RULE
+from models.device import FIELD_NAME_RULE, IDENTIFIER_RULE
 from sports_prophet.config import settings
 
 DEFAULT_MESSAGES = 100          # GET /get-topic-messages
@@ -20,6 +20,9 @@ MAX_HISTORY_LIMIT = 10_000      # the history routes' `limit`
 DEFAULT_READINGS = 1_000
 MAX_DAYS = 366                  # GET /history/runs?from=&to=
 MAX_QUERY_CHARS = 4_000         # GET /get-latest-stats?query=
+# What `from`/`to` look like: epoch seconds (web/params.py's EPOCH_NUMBER) or an ISO 8601 date and time.
+INSTANT_PATTERN = (r"^[0-9]{1,20}(\.[0-9]{1,9})?$|"
+                   r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$")
 DEFAULT_SQL = "SELECT * FROM {table} ORDER BY timestamp DESC LIMIT 1"
 
 
@@ -34,7 +37,7 @@ def count(description: str, default: int, most: int) -> fields.Integer:
 
 
 def instant(description: str, **kwargs) -> fields.String:
-    return fields.String(**kwargs, metadata={"description": f"{description}: ISO 8601 (2026-05-01T12:00:00Z, no zone is UTC) "
+    return fields.String(**kwargs, validate=validate.Regexp(INSTANT_PATTERN), metadata={"description": f"{description}: ISO 8601 (2026-05-01T12:00:00Z, no zone is UTC) "
                                                   "or epoch seconds (ms, µs, ns told apart by size)",
                                    "example": "2026-05-01T12:00:00Z"})
 
@@ -66,7 +69,7 @@ class LatestStatsQuery(Schema):
     query = fields.String(validate=validate.Length(max=MAX_QUERY_CHARS), metadata={
         "description": "One read-only SELECT (DuckDB SQL) over the run's window rows, named `{table}`",
         "default": DEFAULT_SQL})
-    table_preappend = fields.String(metadata={
+    table_preappend = fields.String(validate=validate.Regexp(FIELD_NAME_RULE), metadata={
         "description": "The `table_preappend` the run was started with (the old system's table name); "
                        "another one is a 404"})
 

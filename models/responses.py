@@ -128,8 +128,9 @@ class Speed(Schema):
 
 
 class SqlResult(Schema):
-    columns = fields.List(fields.Dict(), required=True, metadata={"description": "Each column's name and type"})
-    rows = fields.List(fields.Dict(), required=True)
+    columns = fields.List(fields.String(), required=True)
+    rows = fields.List(fields.List(fields.Raw()), required=True, metadata={"description": "Each row's values, "
+                                                                                         "in the columns' order"})
     truncated = fields.Boolean(required=True)
 
 

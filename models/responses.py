@@ -22,6 +22,13 @@ def nullable(field: type[fields.Field] = Number, **kwargs) -> fields.Field:
     return field(required=True, allow_none=True, **kwargs)
 
 
+class RunIds(Schema):
+    """The run an answer is about."""
+
+    device_id = fields.String(required=True)
+    run_id = fields.String(required=True)
+
+
 class ErrorSchema(Schema):
     """Every 4xx and 503: what is wrong, and details (a message, or the problems per field or index)."""
 
@@ -60,16 +67,12 @@ class DeviceNames(Schema):
 
 # ------------------------------------------------------------------ ingest
 
-class Ingested(Schema):
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
+class Ingested(RunIds):
     accepted = fields.Integer(required=True)
     topic = fields.String(required=True)
 
 
-class SensorLoggerIngested(Schema):
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
+class SensorLoggerIngested(RunIds):
     message_id = fields.String(required=True)
     accepted = fields.Integer(required=True)
     left_out = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
@@ -86,17 +89,13 @@ class RunConfigOut(Schema):
     motion = fields.Dict(required=True)
 
 
-class StreamStarted(Schema):
+class StreamStarted(RunIds):
     status = fields.String(required=True, validate=validate.OneOf(["started"]))
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
     config = fields.Nested(RunConfigOut, required=True)
 
 
-class StreamStopping(Schema):
+class StreamStopping(RunIds):
     status = fields.String(required=True, validate=validate.OneOf(["stopping"]))
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
 
 
 class FieldStats(Schema):
@@ -108,9 +107,7 @@ class FieldStats(Schema):
     std = Number(required=True)
 
 
-class RunStatsOut(Schema):
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
+class RunStatsOut(RunIds):
     agg_type = fields.String(required=True, validate=validate.OneOf(AGG_CHOICES))
     count = fields.Integer(required=True, metadata={"description": "Readings in the run"})
     stats = fields.Dict(keys=fields.String(), required=True, metadata={
@@ -118,9 +115,7 @@ class RunStatsOut(Schema):
                        "or with `agg_type=all` every aggregate"})
 
 
-class Speed(Schema):
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
+class Speed(RunIds):
     speed = Number(required=True, metadata={"description": "m/s from the two latest fixes"})
     smoothed_speed = Number(required=True)
     timestamp = Number(required=True, metadata={"description": "The latest fix's time, epoch seconds"})
@@ -158,11 +153,9 @@ class Motion(Schema):
     zones = fields.List(fields.Dict(), required=True)
 
 
-class RunSummary(Schema):
+class RunSummary(RunIds):
     """A run's summary. An archived run whose summary is not written yet has only its ids."""
 
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
     status = fields.String(validate=validate.OneOf(["active", "finished"]))
     silent = fields.Boolean()
     readings = fields.Integer()
@@ -179,34 +172,26 @@ class RunSummary(Schema):
     subscribed = fields.Boolean(metadata={"description": "Whether workers consume its topic now (live route only)"})
 
 
-class RunWindows(Schema):
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
+class RunWindows(RunIds):
     windows = fields.List(fields.Nested(WindowRow), required=True)
 
 
-class Alert(Schema):
+class Alert(RunIds):
     """A threshold alert (`field`, `value`, `min`, `max`) or a data-delay alert (`silent_seconds`)."""
 
     class Meta:
         unknown = INCLUDE
 
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
     seq = fields.Integer(required=True)
     type = fields.String(required=True, validate=validate.OneOf(["threshold", "data_delay"]))
     t = Number(required=True, allow_none=True)
 
 
-class RunAlerts(Schema):
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
+class RunAlerts(RunIds):
     alerts = fields.List(fields.Nested(Alert), required=True)
 
 
-class RunListing(Schema):
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
+class RunListing(RunIds):
     status = fields.String(required=True)
     silent = fields.Boolean(required=True)
     readings = fields.Integer(required=True)
@@ -220,10 +205,8 @@ class RunList(Schema):
 
 # ------------------------------------------------------------------ history
 
-class DayRun(Schema):
+class DayRun(RunIds):
     day = fields.String(required=True)
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
     first_t = nullable()
     duration_s = nullable()
     distance_m = nullable()
@@ -246,9 +229,7 @@ class ArchivedReading(Schema):
     data = fields.Dict(required=True, metadata={"description": "The reading as the device sent it"})
 
 
-class HistoryReadings(Schema):
-    device_id = fields.String(required=True)
-    run_id = fields.String(required=True)
+class HistoryReadings(RunIds):
     readings = fields.List(fields.Nested(ArchivedReading), required=True)
     next = nullable(fields.String, metadata={"description": "Pass as `after` for the next page; null: last page"})
 

@@ -25,7 +25,7 @@ from yarl import URL
 
 from cql.session import session
 from sports_prophet.ops.worker_process import free_port
-from tests.integration.conftest import GPS_SCHEMA, REPO, TEST_ENV, Worker, unique, wait_for
+from tests.integration.conftest import GPS_SCHEMA, REPO, TEST_ENV, Worker, create_topic, unique, wait_for
 from tests.integration.test_dashboard import page  # noqa: F401  (the real-browser fixture)
 from tests.integration.test_ingest import fix, sensor_logger_push
 
@@ -239,15 +239,7 @@ async def prepare_case(http, worker: Worker, context: Context, key: tuple[str, s
     path, kwargs = ERROR_CASES[key]
     kwargs = {name: filled(value, context) for name, value in kwargs.items()}
     if key[2] == 409 and key[1].startswith("/ingest"):
-        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-        from sports_prophet.config import settings
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(f"readings.{context.dev}.{context.run}_one_partition", 1, 1)])
-        finally:
-            await admin.close()
+        await create_topic(f"readings.{context.dev}.{context.run}_one_partition", 1)
     elif kwargs.get("json") == "claimed":          # another request is writing this messageId
         push = sensor_logger_push(1, unique("s"))
         await asyncio.to_thread(session().execute, f"INSERT INTO {TEST_ENV['SP_KEYSPACE']}.ingest_dedup "

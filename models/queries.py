@@ -22,7 +22,8 @@ MAX_DAYS = 366                  # GET /history/runs?from=&to=
 MAX_QUERY_CHARS = 4_000         # GET /get-latest-stats?query=
 # What `from`/`to` look like: epoch seconds (web/params.py's EPOCH_NUMBER) or an ISO 8601 date and time.
 INSTANT_PATTERN = (r"^[0-9]{1,20}(\.[0-9]{1,9})?$|"
-                   r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$")
+                   r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+                   r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
 DEFAULT_SQL = "SELECT * FROM {table} ORDER BY timestamp DESC LIMIT 1"
 
 
@@ -37,9 +38,10 @@ def count(description: str, default: int, most: int) -> fields.Integer:
 
 
 def instant(description: str, **kwargs) -> fields.String:
-    return fields.String(**kwargs, validate=validate.Regexp(INSTANT_PATTERN), metadata={"description": f"{description}: ISO 8601 (2026-05-01T12:00:00Z, no zone is UTC) "
-                                                  "or epoch seconds (ms, µs, ns told apart by size)",
-                                   "example": "2026-05-01T12:00:00Z"})
+    return fields.String(**kwargs, validate=validate.Regexp(INSTANT_PATTERN), metadata={
+        "description": f"{description}: ISO 8601 (2026-05-01T12:00:00Z, no zone is UTC) "
+                       "or epoch seconds (ms, µs, ns told apart by size)",
+        "example": "2026-05-01T12:00:00Z"})
 
 
 class PathParameters(Schema):

@@ -60,7 +60,8 @@ SECURITY_SCHEMES = {
                   "Enforced only when SP_ADMIN_TOKEN is set.",
     "readToken": "SP_READ_TOKEN: the read routes. Enforced only when SP_READ_TOKEN is set.",
     "ingestToken": "The device's own ingest_token (issued by POST /register-device, rotated by "
-                   "POST /devices/{device_id}/rotate-token), for its ingest routes. Enforced when SP_ADMIN_TOKEN is set.",
+                   "POST /devices/{device_id}/rotate-token), for its ingest routes. "
+                   "Enforced when SP_ADMIN_TOKEN is set.",
 }
 SECURITY = {
     Access.OPEN: [],

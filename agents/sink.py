@@ -16,11 +16,11 @@ marks the run archived and it leaves both subscriptions.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
@@ -92,7 +92,7 @@ class ArchiveSink:
         if not polled:
             return
         writes = [w for tp, messages in polled.items() for m in messages
-                  for w in record_writes(tp.topic, m.offset, json.loads(m.value))]
+                  for w in record_writes(tp.topic, m.offset, orjson.loads(m.value))]
         await self.writer.write(writes)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in polled.items()}
         try:

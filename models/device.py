@@ -42,7 +42,8 @@ def check_identifier(value: str, what: str) -> str:
 class StrictFloat(fields.Float):
     """A JSON number, finite; strings and booleans are type errors (marshmallow's Float would coerce them)."""
 
-    default_error_messages = {"invalid": "Not a number.", "special": "NaN and Infinity are not allowed."}
+    default_error_messages = {"invalid": "Not a number.", "special": "NaN and Infinity are not allowed.",
+                              "range": "Out of a float's range."}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_nan=False, **kwargs)
@@ -50,19 +51,26 @@ class StrictFloat(fields.Float):
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.make_error("invalid")
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:            # an integer past a float's range (1e308)
+            raise self.make_error("range") from None
+        if not finite:
             raise self.make_error("special")
         return float(value)
 
 
 class StrictInteger(fields.Integer):
-    """A JSON integer (1.0 and "1" and true are type errors)."""
+    """A JSON integer of 64 bits, as Kafka records and Cassandra's bigint carry them (1.0 and "1" and
+    true are type errors)."""
 
-    default_error_messages = {"invalid": "Not an integer."}
+    default_error_messages = {"invalid": "Not an integer.", "range": "Out of the 64-bit integer range."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid")
+        if not -2**63 <= value < 2**63:
+            raise self.make_error("range")
         return value
 
 

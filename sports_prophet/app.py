@@ -18,6 +18,7 @@ import mode
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 import sports_prophet.faust_fixes  # noqa: F401  (patches Faust before the app exists)
+import sports_prophet.rocksdb_memory  # noqa: F401  (one memory budget for every RocksDB table)
 from cql.registry import DeviceRegistry
 from sports_prophet.config import settings
 from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS, KafkaGateway

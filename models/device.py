@@ -150,7 +150,8 @@ class DeviceSchema(Schema):
 
     device_name = fields.String(required=True, validate=validate.Regexp(
         IDENTIFIER, error=braces_escaped(f"must match {IDENTIFIER_RULE} (letters, digits, _ and -, 1-64)")))
-    schema = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    schema = fields.Dict(keys=fields.String(), values=fields.String(metadata={"enum": list(FIELD_TYPES)}),
+                         required=True)
 
     @validates("schema")
     def check_schema(self, value: dict[str, str], **_: Any) -> None:
@@ -166,6 +167,14 @@ class DeviceSchema(Schema):
                 errors[name] = f"unknown type {kind!r}; use one of {', '.join(FIELD_TYPES)}"
         if errors:
             raise ValidationError(errors)
+
+
+# A reading in the API document: its fields are the device's registered schema, known only at run
+# time (`reading_validator` checks them), so the document can say no more than this.
+READING_JSON_SCHEMA = {
+    "type": "object", "additionalProperties": {"type": ["number", "string", "boolean"]},
+    "description": "One reading: exactly the fields of the device's registered schema",
+    "example": {"latitude": 40.4168, "longitude": -3.7038, "timestamp": "2026-05-01T12:00:00Z"}}
 
 
 @lru_cache(maxsize=1024)

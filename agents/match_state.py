@@ -51,7 +51,7 @@ def new_side(name: str, prematch: float) -> dict[str, Any]:
 def new_match(match_id: str, since: float = 0.0) -> dict[str, Any]:
     sides = {team: new_side(team, DEFAULT_PREMATCH[team]) for team in TEAMS}
     state = {"match_id": match_id, "since": since, "status": "scheduled", "period": 0, "minute": 0.0,
-             "first_t": None, "last_t": None, "events": 0, "timeline_events": 0, "sampled_minute": -1,
+             "first_t": None, "last_t": None, "events": 0, "timeline_events": 0, "points": 0, "sampled_minute": -1,
              "sides": sides, "win_probability": None, "rejected_batches": 0, "last_rejection": None}
     return {**state, "win_probability": probability(state)}
 
@@ -170,7 +170,8 @@ def apply_events(state: dict[str, Any], events: list[dict[str, Any]]) -> MatchUp
             new["timeline_events"] += 1
         whole_minute = math.floor(new["minute"])
         if on_timeline or whole_minute > new["sampled_minute"]:
-            update.points.append({"minute": new["minute"], "period": new["period"], **p})
+            update.points.append({"seq": new["points"], "minute": new["minute"], "period": new["period"], **p})
+            new["points"] += 1
             new["sampled_minute"] = whole_minute
         update.state = new
     return update

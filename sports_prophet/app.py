@@ -119,6 +119,7 @@ def load_components() -> None:
     import web.index  # noqa: F401
     import web.ingest  # noqa: F401
     import web.live  # noqa: F401
+    import web.matches  # noqa: F401
     import web.metrics  # noqa: F401
     import web.topics  # noqa: F401
 

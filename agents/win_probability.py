@@ -12,9 +12,9 @@ are Poisson with that rate. Goals already scored are certain; red cards shift bo
     P(home)    = P(score_home + G_home > score_away + G_away), likewise draw and away
 
 The blend is the posterior mean of a Gamma prior on the rate (the pre-match rate, worth
-PRIOR_MINUTES minutes of play) updated by xG as if it were observed goals. PRIOR_MINUTES and the
-added time per period are fitted on real matches by `bench/win_probability.py` (docs/maths.md
-has the figures); the red-card factors are assumptions taken from published studies, since the
+PRIOR_MINUTES minutes of play) updated by xG as if it were observed goals. The added time per period
+is fitted on real matches by `bench/win_probability.py`, which also fits PRIOR_MINUTES (see
+there and docs/maths.md for why the shipped value differs); the red-card factors are assumptions taken from published studies, since the
 data the project can download holds too few red cards to fit them.
 """
 
@@ -26,14 +26,17 @@ from typing import Mapping
 
 TEAMS = ("home", "away")
 OUTCOMES = ("home", "draw", "away")
-# Fitted by bench/win_probability.py (leave-one-match-out on the StatsBomb matches kloppy ships;
-# see docs/maths.md): how many minutes of play the pre-match rate is worth against live xG.
+# How many minutes of play the pre-match rate is worth against live xG. bench/win_probability.py
+# fits it on the three real matches it can download, and they prefer 1-5 minutes: trust xG at
+# once. That is three results, and such a prior makes one early shot swing the forecast to
+# certainty, so the shipped value is a full match's worth of prior (docs/maths.md has both
+# models' Brier scores; revisit with more matches).
 PRIOR_MINUTES = 60.0
 # Nominal start and length of each period in minutes of the match clock (StatsBomb's and the
-# simulator's), and the added time a period is expected to run over its length (the mean of the
-# same matches' periods, rounded; extra-time periods: a typical minute).
+# simulator's), and the added time a period is expected to run over its length: the mean over the
+# same real matches (1.3 and 3.1 minutes), to the half minute; extra time: a typical minute.
 PERIODS = {1: (0.0, 45.0), 2: (45.0, 45.0), 3: (90.0, 15.0), 4: (105.0, 15.0)}
-ADDED_MINUTES = {1: 2.0, 2: 5.0, 3: 1.0, 4: 1.0}
+ADDED_MINUTES = {1: 1.5, 2: 3.0, 3: 1.0, 4: 1.0}
 # Minutes still to play once a period has run past its expected added time (play goes on until
 # the whistle, which the feed announces).
 MIN_MINUTES_LEFT = 0.5

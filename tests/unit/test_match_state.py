@@ -120,9 +120,10 @@ def test_a_late_lead_is_nearly_certain_and_xg_and_reds_move_the_rates():
 
 
 def test_minutes_left_follow_the_periods():
-    assert wp.minutes_left(1, 0, False) == pytest.approx(45 + 2 + 45 + 5)
-    assert wp.minutes_left(1, 45, True) == pytest.approx(45 + 5)               # half time
-    assert wp.minutes_left(2, 80, False) == pytest.approx(15)
+    added = wp.ADDED_MINUTES
+    assert wp.minutes_left(1, 0, False) == pytest.approx(45 + added[1] + 45 + added[2])
+    assert wp.minutes_left(1, 45, True) == pytest.approx(45 + added[2])        # half time
+    assert wp.minutes_left(2, 80, False) == pytest.approx(10 + added[2])
     assert wp.minutes_left(2, 99, False) == wp.MIN_MINUTES_LEFT               # past the expected added time
     assert wp.minutes_left(3, 90, False) == pytest.approx(15 + 1 + 15 + 1)     # extra time is its own stage
     assert wp.brier({"home": 1, "draw": 0, "away": 0}, "home") == 0

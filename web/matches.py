@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
 import aiohttp
+import mode
 from aiohttp import web
 from faust.web import Request, Response, View
 
@@ -25,7 +25,7 @@ from models.run import StampedReading
 from sports_prophet.app import app, guard
 from web.devices import path_id
 from web.errors import ApiError, not_found
-from web.history import MAX_DAYS, MAX_LIMIT, query_day
+from web.history import MAX_LIMIT, day_range
 from web.ingest import batch_checks
 from web.live import ROUTE_TIMEOUT_S, from_every_worker, on_owner, owner_url, push_changes, warm_router
 from web.params import query_int
@@ -139,7 +139,20 @@ class MatchClock:
         return {**new_match(match_id), **{k: clock[k] for k in ("status", "period", "minute")}}
 
 
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
+
 match_clock = MatchClock()
+
+
+@app.service
+class MatchClockClient(mode.Service):
+    """Closes the match check's HTTP client with the worker."""
+
+    async def on_stop(self) -> None:
+        await match_clock.close()
 
 
 async def check_match_batch(match_id: str, readings: list[StampedReading]) -> None:
@@ -183,13 +196,9 @@ class HistoryMatches(View):
     """Archived matches whose first event fell on the days `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 7)."""
 
     async def get(self, request: Request) -> Response:
-        today = datetime.now(timezone.utc).date()
-        first, last = query_day(request, "from", today - timedelta(days=6)), query_day(request, "to", today)
-        if first > last or (last - first).days >= MAX_DAYS:
-            raise ApiError(422, "invalid range", f"from must not be after to, and at most {MAX_DAYS} days apart")
-        found = [m for offset in range((last - first).days + 1)
-                 for m in await archive.matches_on(first + timedelta(days=offset))]
-        return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "matches": found})
+        days = day_range(request)
+        found = [m for day in days for m in await archive.matches_on(day)]
+        return web.json_response({"from": days[0].isoformat(), "to": days[-1].isoformat(), "matches": found})
 
 
 @app.page("/history/matches/{match_id}")

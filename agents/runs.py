@@ -209,7 +209,7 @@ async def apply(record: Record) -> None:
     closed: list[dict] = []
     alerts: list[dict] = []
     if kind == "readings":
-        state, closed, alerts = run_state.apply_readings(state, value["readings"], record.offset,
+        state, closed, alerts = run_state.apply_burst(state, value["readings"], record.offset,
                                                          value["received_at"], settings.grace_seconds,
                                                          value.get("time_field"))
     elif kind == "config":

@@ -31,7 +31,7 @@ import aiohttp
 
 from agents.motion import offline_summary
 from sports_prophet.config import REPO_ROOT
-from sports_prophet.worker_process import WorkerProcess
+from sports_prophet.ops.worker_process import WorkerProcess
 
 SCHEMA = {"latitude": "float", "longitude": "float", "seq": "int", "timestamp": "timestamp"}
 T0 = 1_767_225_600.0
@@ -186,7 +186,7 @@ async def keep_running(workers: list[WorkerProcess], events: list[str]) -> None:
 
 
 def stack(action: str, part: str) -> None:
-    subprocess.run([sys.executable, "-m", "sports_prophet.stack", action, part], cwd=REPO_ROOT, check=True,
+    subprocess.run([sys.executable, "-m", "sports_prophet.ops.stack", action, part], cwd=REPO_ROOT, check=True,
                    stdout=subprocess.DEVNULL)
 
 

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sports_prophet.config import settings
-from sports_prophet.worker_process import WorkerProcess
+from sports_prophet.ops.worker_process import WorkerProcess
 
 SCHEMA = {"latitude": "float", "longitude": "float", "speed": "float", "timestamp": "timestamp"}
 

@@ -38,7 +38,7 @@ from cql.registry import DeviceRegistry
 from cql.session import session
 from process import RECORD_READINGS, SCHEMA, fix, load_topics      # bench/process.py: same readings, same loader
 from sports_prophet.config import settings
-from sports_prophet.worker_process import WorkerProcess
+from sports_prophet.ops.worker_process import WorkerProcess
 from web.auth import new_ingest_token
 
 BASELINE_KEYSPACE = "bench_baseline"

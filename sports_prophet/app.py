@@ -1,4 +1,5 @@
-"""The one Faust app: gateway, agents and web views run together in each worker process.
+"""The one Faust app and the clients it shares: agents and web views attach themselves to it by importing
+`app` from here (registration flows one way; `sports_prophet.worker` imports them all).
 
 Run several workers with the same SP_APP_ID (and their own SP_WEB_PORT and SP_DATA_DIR)
 to scale out: Kafka assigns the partitions, tables follow them.
@@ -16,6 +17,7 @@ import faust
 import mode
 
 import sports_prophet.faust_fixes  # noqa: F401  (patches Faust before the app exists)
+import sports_prophet.rocksdb_memory  # noqa: F401  (one memory budget for every RocksDB table)
 from cql.registry import DeviceRegistry
 from sports_prophet.config import settings
 from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS, KafkaGateway
@@ -105,23 +107,3 @@ async def freeze_startup_objects() -> None:
     await asyncio.sleep(GC_FREEZE_AFTER_S)
     gc.collect()
     gc.freeze()
-
-
-def load_components() -> None:
-    """Import the modules that attach agents and views to `app` (they import `app` from here)."""
-    import agents.runs  # noqa: F401
-    import agents.sink  # noqa: F401
-    import web.dashboard  # noqa: F401
-    import web.devices  # noqa: F401
-    import web.export  # noqa: F401
-    import web.health  # noqa: F401
-    import web.history  # noqa: F401
-    import web.index  # noqa: F401
-    import web.ingest  # noqa: F401
-    import web.live  # noqa: F401
-    import web.matches  # noqa: F401
-    import web.metrics  # noqa: F401
-    import web.topics  # noqa: F401
-
-
-load_components()

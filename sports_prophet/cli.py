@@ -21,12 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     if command == "worker":
-        from sports_prophet.app import app
+        from sports_prophet.worker import app
         sys.argv = ["sports-prophet", "worker", "--loglevel", "info", *rest]
         app.main()
         return 0
     if command == "supervise":
-        from sports_prophet.supervisor import main as supervise
+        from sports_prophet.ops.supervisor import main as supervise
         return supervise(rest)
     if command == "simulate":
         from simulator.stream import main as simulate

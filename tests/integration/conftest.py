@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from sports_prophet.worker_process import WorkerProcess
+from sports_prophet.ops.worker_process import WorkerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SESSION_TAG = uuid.uuid4().hex[:8]
@@ -47,7 +47,7 @@ class Worker(WorkerProcess):
 @pytest.fixture(scope="session")
 def stack() -> None:
     """Fail fast, naming the fix, when the stack is not running; apply the test keyspace's schema."""
-    result = subprocess.run([sys.executable, "-m", "sports_prophet.stack", "status"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "sports_prophet.ops.stack", "status"], cwd=REPO,
                             capture_output=True, text=True)
     if result.returncode != 0:
         pytest.exit(f"the stack is not running — run `scripts/stack up` (or `scripts/test`)\n{result.stdout}", 2)

@@ -19,7 +19,7 @@ import pytest
 import websockets
 
 from cql.session import session
-from sports_prophet.worker_process import free_port
+from sports_prophet.ops.worker_process import free_port
 from tests.integration.conftest import GPS_SCHEMA, REPO, TEST_ENV, Worker, unique, wait_for
 from tests.integration.test_ingest import fix, sensor_logger_push
 from web.auth import hash_token

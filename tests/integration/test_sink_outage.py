@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def stack(*args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "sports_prophet.stack", *args], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "sports_prophet.ops.stack", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"scripts/stack {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sports_prophet.worker_process import free_port
+from sports_prophet.ops.worker_process import free_port
 from tests.integration.conftest import REPO, TEST_ENV, register, unique, wait_for
 from tests.integration.test_live import GPS, post, run_has, track
 

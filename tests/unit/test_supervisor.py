@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from sports_prophet.supervisor import Supervisor
+from sports_prophet.ops.supervisor import Supervisor
 
 
 def crash_twice_then_succeed(tmp_path) -> list[str]:

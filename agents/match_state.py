@@ -164,8 +164,8 @@ def apply_events(state: dict[str, Any], events: list[dict[str, Any]]) -> MatchUp
         if on_timeline:
             update.timeline.append({
                 "seq": new["timeline_events"], "t": reading["t"], "minute": new["minute"], "period": new["period"],
-                "event": event["event"], "team": event["team"], "player": event["player"], "xg": event["xg"],
-                "detail": event["detail"], "score": {t: new["sides"][t]["goals"] for t in TEAMS},
+                "event": event["event"], "team": event["team"], "player": event.get("player", ""), "xg": event["xg"],
+                "detail": event.get("detail", ""), "score": {t: new["sides"][t]["goals"] for t in TEAMS},
                 "win_probability": p})
             new["timeline_events"] += 1
         whole_minute = math.floor(new["minute"])

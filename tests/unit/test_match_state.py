@@ -128,3 +128,12 @@ def test_minutes_left_follow_the_periods():
     assert wp.minutes_left(3, 90, False) == pytest.approx(15 + 1 + 15 + 1)     # extra time is its own stage
     assert wp.brier({"home": 1, "draw": 0, "away": 0}, "home") == 0
     assert wp.brier({"home": 0.5, "draw": 0.25, "away": 0.25}, "draw") == pytest.approx(0.25 + 0.5625 + 0.0625)
+
+
+def test_a_feed_without_the_optional_fields_is_refused_or_taken_never_a_crash():
+    """A `match_events` device registered with another schema: missing required values are an error,
+    missing player and detail are fine."""
+    with pytest.raises(MatchEventError, match="invalid"):
+        apply_events(new_match("m"), [{"t": T0, "data": {"minute": 1.0, "event": "shot", "team": "home"}}])
+    taken = apply_events(new_match("m"), [{"t": T0, "data": {"minute": 1.0, "event": "shot", "team": "home", "xg": 0.2}}])
+    assert taken.timeline[0]["player"] == "" and summary(taken.state)["teams"]["home"]["shots"] == 1

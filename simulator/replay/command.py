@@ -64,7 +64,7 @@ def load(args: argparse.Namespace) -> tuple[Recording, str]:
     fmt = args.format or detect_format(paths)
     if fmt not in TIMED_FROM_KICKOFF:
         if args.start is not None:
-            raise ReplayError(f"--start is for match data (its times are since kickoff); {fmt} has its own times")
+            raise ReplayError(f"--start is for tracking data and event data (times since kickoff); {fmt} has its own times")
         if len(paths) != 1:
             raise ReplayError(f"{fmt} replays one file at a time; got {len(paths)}")
     if args.map and fmt != "csv":

@@ -1,10 +1,10 @@
-"""The match agent: each match's live state, timeline and win-probability series in RocksDB tables.
+"""The match agent: each match's live state, timeline and win-probability series in a RocksDB table.
 
 A match feed is a run of the device `match_events` (run id = the match id), so the run agent
 (agents/runs.py) already brings every record of it, exactly once and in order, to the worker that
 owns the run's partition, and deletes and re-creations of the feed's topic too. It hands each such
 record to `take`, which folds it into the match through the pure reducer (agents/match_state.py).
-The tables are keyed like the run (`match_events/<match>`), so they live in the same partition and
+The table is keyed like the run (`match_events/<match>`), so a match lives in the run's partition and
 a query about a match is routed like a query about the run.
 
 The match state records the next source offset it has to apply, beside the run's own, so a record
@@ -27,9 +27,9 @@ from sports_prophet.config import settings
 log = logging.getLogger(__name__)
 
 # Keys are raw bytes like the run tables' (agents/owned.py): a query is routed by the same hash.
+# One table, not one per list: every table adds its changelog partitions to each rebalance's recovery.
+# A value is {"state": the reducer's state, "timeline": [...], "probabilities": [...]}.
 matches = app.Table("matches", default=None, key_type=bytes, partitions=settings.topic_partitions)
-match_timelines = app.Table("match-timelines", default=None, key_type=bytes, partitions=settings.topic_partitions)
-EMPTY_TIMELINE: dict[str, list] = {"timeline": [], "probabilities": []}
 
 
 def match_key(match_id: str) -> str:
@@ -41,11 +41,8 @@ def is_match_feed(key: str) -> bool:
 
 
 def get_match(match_id: str) -> dict[str, Any] | None:
+    """The match's table value: its state, timeline and win-probability points; None if unknown."""
     return matches.get(match_key(match_id).encode())
-
-
-def get_timeline(match_id: str) -> dict[str, list]:
-    return match_timelines.get(match_key(match_id).encode()) or EMPTY_TIMELINE
 
 
 def local_matches() -> list[dict[str, Any]]:
@@ -53,7 +50,7 @@ def local_matches() -> list[dict[str, Any]]:
     return [{"match_id": s["match_id"], "status": s["status"], "minute": s["minute"],
              "score": {t: side["goals"] for t, side in s["sides"].items()},
              "teams": {t: side["name"] for t, side in s["sides"].items()}, "last_t": s["last_t"]}
-            for _, s in list(matches.items()) if s]
+            for s in (value["state"] for _, value in list(matches.items()) if value)]
 
 
 def update_for(state: dict[str, Any], value: dict[str, Any]) -> MatchUpdate:
@@ -75,17 +72,13 @@ def update_for(state: dict[str, Any], value: dict[str, Any]) -> MatchUpdate:
 async def take(key: str, value: dict[str, Any], offset: int) -> None:
     """Apply one record of a match feed's run topic to its match (once: replays are skipped)."""
     raw_key = key.encode()
-    state = matches.get(raw_key) or new_match(split_run_key(key)[1])
-    if offset < state.get("source_next", 0):
+    kept = matches.get(raw_key) or {"state": new_match(split_run_key(key)[1]), "timeline": [], "probabilities": []}
+    if offset < kept["state"].get("source_next", 0):
         return
-    update = update_for(state, value)
+    update = update_for(kept["state"], value)
     new = {**update.state, "source_next": offset + 1}
-    matches[raw_key] = new
-    if update.timeline or update.points:
-        kept = match_timelines.get(raw_key) or EMPTY_TIMELINE
-        match_timelines[raw_key] = {
-            "timeline": (kept["timeline"] + update.timeline)[-settings.match_history:],
-            "probabilities": (kept["probabilities"] + update.points)[-settings.match_history:]}
+    matches[raw_key] = {"state": new, "timeline": (kept["timeline"] + update.timeline)[-settings.match_history:],
+                        "probabilities": (kept["probabilities"] + update.points)[-settings.match_history:]}
     for entry in update.timeline:
         await outputs_topic.send(key=raw_key, value={"type": "match_event", "match_id": new["match_id"],
                                                       "entry": entry})
@@ -99,6 +92,5 @@ async def take(key: str, value: dict[str, Any], offset: int) -> None:
 def forget(key: str) -> None:
     """The feed's topic was deleted: the match starts afresh when it is streamed again."""
     raw_key = key.encode()
-    for table in (matches, match_timelines):
-        if table.get(raw_key) is not None:
-            del table[raw_key]
+    if matches.get(raw_key) is not None:
+        del matches[raw_key]

@@ -45,16 +45,18 @@ def answered_by_owner(handler: MatchHandler) -> MatchHandler:
 
 
 def local_match(match_id: str) -> dict[str, Any]:
-    state = matches.get_match(match_id)
-    if state is None:
+    """The match's table value on this worker (its owner): state, timeline, probabilities; 404 if unknown."""
+    value = matches.get_match(match_id)
+    if value is None:
         raise not_found("match", f"no events for match {match_id} (device {EVENTS_DEVICE}, run {match_id})")
-    return state
+    return value
 
 
 def live_view(match_id: str, with_points: bool) -> dict[str, Any]:
-    body = summary(local_match(match_id))
+    value = local_match(match_id)
+    body = summary(value["state"])
     if with_points:
-        body["points"] = matches.get_timeline(match_id)["probabilities"]
+        body["points"] = value["probabilities"]
     return body
 
 
@@ -87,8 +89,7 @@ class MatchTimeline(View):
 
     @answered_by_owner
     async def get(self, request: Request, match_id: str) -> Response:
-        local_match(match_id)
-        entries = matches.get_timeline(match_id)["timeline"]
+        entries = local_match(match_id)["timeline"]
         last = query_int(request, "last", len(entries) or 1, MAX_LIMIT)
         return web.json_response({"match_id": match_id, "timeline": entries[-last:]})
 
@@ -123,7 +124,7 @@ class MatchClock:
             raise ApiError(503, "no worker owns this match right now (rebalancing); retry shortly") from exc
         if owner is None:
             known = matches.get_match(match_id)
-            return known or new_match(match_id)
+            return known["state"] if known else new_match(match_id)
         if self.http is None:
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ROUTE_TIMEOUT_S),
                                               headers=guard.internal_headers())

@@ -1,7 +1,7 @@
-"""Match routes: live state from the match agent's tables, history from Cassandra, and the gateway's
+"""Match routes: live state from the match agent's table, history from Cassandra, and the gateway's
 check of a match feed's batches.
 
-A match's tables are keyed like its feed's run (`match_events/<match>`), so any worker answers for
+A match's table row is keyed like its feed's run (`match_events/<match>`), so any worker answers for
 any match the way it does for runs: it forwards the query to the worker that owns the key
 (web/live.py's `on_owner`). History routes read Cassandra, on any worker.
 """

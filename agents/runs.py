@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from faust.types import EventT
 
-from agents import run_state
+from agents import matches, run_state
 from agents.discovery import subscription
 from agents.owned import owned, run_alerts, run_windows
 from agents.statuses import run_statuses
@@ -194,6 +194,8 @@ async def apply(record: Record) -> None:
     if from_run_topic:
         if written_before_deletion(state, record):
             return
+        if matches.is_match_feed(key):              # the match agent keeps its own offsets: applied once
+            await matches.take(key, value, record.offset)
         # A run topic holds one run, so its records' offsets are contiguous: apply each exactly once,
         # in order (state["source_next"] is the next offset to apply, kept with the state it made).
         expected = state.get("source_next", 0) if state else 0
@@ -275,6 +277,8 @@ async def forget_run(key: str, deleted: dict[str, Any]) -> None:
         run_windows.clear(key, state.get("windows_closed", 0))
         run_alerts.clear(key, state.get("alerts", 0))
     owned.put(key, run_state.deleted_run(deleted["device_id"], deleted["run_id"], deleted["at"]))
+    if matches.is_match_feed(key):
+        matches.forget(key)
     skipped.forget(run_topic(deleted["device_id"], deleted["run_id"]))
     _summarized_at.pop(key, None)
     run_changes.notify(key)

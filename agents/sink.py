@@ -30,6 +30,7 @@ from agents.discovery import subscription
 from agents.statuses import run_statuses
 from agents.topics import declare_unconsumed_topics, outputs_topic
 from cql.archive import ArchiveWriter, Write, output_writes, reading_writes
+from cql.matches import MATCH_OUTPUTS, match_output_writes
 from models.run import parse_run_topic
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
@@ -45,10 +46,10 @@ COMMITTED_TIMEOUT_S = 2.0      # how long the lag count waits for a partition's 
 
 def record_writes(topic: str, offset: int, value: dict[str, Any]) -> list[Write]:
     """The rows one record becomes: a run topic's readings (its config and stop records write
-    nothing), or a row of the run agent's outputs."""
+    nothing), or a row of the run agent's outputs (the match agent's among them)."""
     if parse_run_topic(topic) is not None:
         return reading_writes(value, offset) if value.get("type", "readings") == "readings" else []
-    return output_writes(value)
+    return match_output_writes(value) if value["type"] in MATCH_OUTPUTS else output_writes(value)
 
 
 class ArchiveSink:

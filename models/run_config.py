@@ -1,4 +1,5 @@
-"""The body of /start-stream: a run's triggers, window size and motion thresholds (old shape plus `motion`)."""
+"""The body of /start-stream: a run's triggers, window size and motion thresholds (old shape plus `motion`),
+and for a match feed its sides (`match`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from agents.motion import MotionConfig
 from models.device import FIELD_NAME, NUMERIC_TYPES, braces_escaped
+from models.match import MatchSetupSchema
 from sports_prophet.config import settings
 
 
@@ -26,6 +28,7 @@ class RunConfigSchema(Schema):
     table_preappend = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
         FIELD_NAME, error=braces_escaped(f"table_preappend must match {FIELD_NAME.pattern}")))
     motion = fields.Dict(keys=fields.String(), load_default=dict)
+    match = fields.Nested(MatchSetupSchema, load_default=None, allow_none=True)     # a match feed's sides
 
     def __init__(self, context_schema: dict[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -24,15 +24,13 @@ import numpy as np
 
 from simulator.match import HALF_DURATION_S, MATCH_DURATION_S, BallEvent, Match, Role
 
-EVENTS_DEVICE = "match_events"
-EVENT_SCHEMA = {"timestamp": "timestamp", "minute": "float", "event": "string", "team": "string",
-                "player": "string", "xg": "float", "detail": "string"}
-EVENT_KINDS = ("kickoff", "pass", "shot", "goal", "yellow_card", "red_card", "substitution",
-               "half_time", "full_time")
-TEAMS = ("home", "away")
+from models.match import EVENT_KINDS, EVENT_SCHEMA, EVENTS_DEVICE, TEAMS  # noqa: F401  (the feed's shape)
 _FEED_STREAM = 0xFEED                   # mixed into the seed: the feed's own random stream
 _P_YELLOW = 0.0025                      # per pass: ~3.5 yellow cards a match
 _P_STRAIGHT_RED = 0.00005               # per pass: one straight red in ~13 matches
+# A shot that does not score is saved (on target) this often, else it misses or is blocked: about a
+# third of all shots are on target in the big leagues, and about a tenth score.
+_P_SAVED = 0.26
 _SUBS_PER_TEAM = 3
 _SUB_WINDOW_S = (55 * 60.0, 88 * 60.0)
 _FIRST_SUB_NUMBER = 12
@@ -128,7 +126,8 @@ class EventFeed:
                 self.score[ev.team] += 1
                 out.append(FeedEvent(ev.t, "goal", team, self.run_of(actor), ev.xg, self.score_text()))
             else:
-                out.append(FeedEvent(ev.t, "shot", team, self.run_of(actor), ev.xg, f"{distance:.0f} m out"))
+                kind = "shot_saved" if self.rng.random() < _P_SAVED else "shot"
+                out.append(FeedEvent(ev.t, kind, team, self.run_of(actor), ev.xg, f"{distance:.0f} m out"))
             return
         if ev.kind == "turnover":
             winner = self.nearest(ev.positions, ev.target, 1 - ev.team)

@@ -100,6 +100,9 @@ class Settings:
         "SP_WINDOW_HISTORY", "2000", "Closed windows kept per run in the live table (older ones: Cassandra)", int)
     alert_history: int = _setting(
         "SP_ALERT_HISTORY", "500", "Alerts kept per run in the live table", int)
+    match_history: int = _setting(
+        "SP_MATCH_HISTORY", "1000",
+        "Timeline events and win-probability points kept per match in the live table (all of them: Cassandra)", int)
     sink_concurrency: int = _setting(
         "SP_SINK_CONCURRENCY", "32", "Cassandra writes (single rows or one-partition batches) the sink keeps in flight",
         int)

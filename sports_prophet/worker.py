@@ -17,6 +17,7 @@ import web.history  # noqa: F401
 import web.index  # noqa: F401
 import web.ingest  # noqa: F401
 import web.live  # noqa: F401
+import web.matches  # noqa: F401
 import web.metrics  # noqa: F401
 import web.openapi  # noqa: F401
 import web.topics  # noqa: F401

@@ -1,7 +1,7 @@
 """The live dashboard: the page at `/`, its static files, and the multiplexed `WS /live`.
 
 `WS /live` pushes the summaries of every active run, whichever worker owns it, plus the
-events of one match's event feed. Each worker serves its own runs on `WS /live?local=1`; a
+events of one match's event feed and that match's state and win probability. Each worker serves its own runs on `WS /live?local=1`; a
 dashboard socket merges this worker's runs with those feeds of the other workers (found, like
 `GET /runs` finds them, in the assignor's table metadata), so nothing is polled over HTTP.
 """
@@ -25,7 +25,7 @@ from agents.owned import is_live, owned
 from models.device import check_identifier
 from models.queries import LiveQuery
 from models.run import run_topic
-from simulator.events import EVENTS_DEVICE        # a match's event feed: this device, run id = the match id
+from models.match import EVENTS_DEVICE        # a match's event feed: this device, run id = the match id
 from sports_prophet.app import app, gateway, guard
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable
@@ -33,6 +33,7 @@ from web.client_json import loads
 from web.devices import path_id
 from web.errors import not_found
 from web.live import settings_url
+from web.matches import push_match
 from web.openapi import Reply, documented, websocket
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ STATIC_TYPES = {
     "history.js": "text/javascript",
     "common.js": "text/javascript",
     "charts.js": "text/javascript",
+    "match.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
 PUSH_INTERVAL_S = 0.2             # changes are gathered and pushed at most five times a second
@@ -202,14 +204,14 @@ async def tail_events(match_id: str, send: Callable[[dict[str, Any]], Awaitable[
 # ------------------------------------------------------------------ the socket
 
 class LiveSocket:
-    """One `WS /live` connection: pushes run changes, and the events of the match the client follows
-    (`{"type": "follow", "match": id}`). Every task it starts ends when the socket closes."""
+    """One `WS /live` connection: pushes run changes, and the events and state of the match the client
+    follows (`{"type": "follow", "match": id}`). Every task it starts ends when the socket closes."""
 
     def __init__(self, ws: web.WebSocketResponse, device_id: str | None, local_only: bool) -> None:
         self.ws, self.local_only = ws, local_only
         self.feed = RunFeed(device_id)
         self.send_lock = asyncio.Lock()
-        self.events: asyncio.Task | None = None
+        self.match_tasks: list[asyncio.Task] = []        # the followed match's events and state
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:                            # the event tail and the pusher share the socket
@@ -224,7 +226,7 @@ class LiveSocket:
                 if (exc := task.exception()) is not None and not isinstance(exc, ConnectionError):
                     log.error("the live socket failed", exc_info=exc)
         finally:
-            tasks = [*main, *([self.events] if self.events else [])]
+            tasks = [*main, *self.match_tasks]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -257,9 +259,10 @@ class LiveSocket:
                 self.follow_match(match_id)
 
     def follow_match(self, match_id: str) -> None:
-        if self.events is not None:
-            self.events.cancel()
-        self.events = asyncio.create_task(tail_events(match_id, self.send))
+        for task in self.match_tasks:
+            task.cancel()
+        self.match_tasks = [asyncio.create_task(tail_events(match_id, self.send)),
+                            asyncio.create_task(push_match(match_id, self.send, lambda: self.ws.closed))]
 
 
 @app.page("/live")

@@ -56,6 +56,15 @@ def query_day(request: Request, name: str, default: date) -> date:
         raise ApiError(422, f"invalid {name}", f"{name} must be a date, YYYY-MM-DD, got {raw!r}") from None
 
 
+def day_range(request: Request) -> list[date]:
+    """The days `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 7, today's included), at most MAX_DAYS."""
+    today = datetime.now(timezone.utc).date()
+    first, last = query_day(request, "from", today - timedelta(days=6)), query_day(request, "to", today)
+    if first > last or (last - first).days >= MAX_DAYS:
+        raise ApiError(422, "invalid range", f"from must not be after to, and at most {MAX_DAYS} days apart")
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
 ARCHIVED_RUN_ERRORS = {400: BAD_ID, 404: "The archive has nothing of the run (unknown, or not written yet)",
                        503: CASSANDRA_AWAY}
 BAD_RANGE = "`from` or `to` not ISO 8601 or epoch seconds, `from` after `to`, `limit` out of range"
@@ -82,13 +91,9 @@ class HistoryRuns(View):
         if device_id is not None:
             runs = await history.device_runs(path_id(device_id, "device_id"))
             return web.json_response({"device_id": device_id, "runs": runs})
-        today = datetime.now(timezone.utc).date()
-        first, last = query_day(request, "from", today - timedelta(days=6)), query_day(request, "to", today)
-        if first > last or (last - first).days >= MAX_DAYS:
-            raise ApiError(422, "invalid range", f"from must not be after to, and at most {MAX_DAYS} days apart")
-        runs = [run for offset in range((last - first).days + 1)
-                for run in await history.runs_on(first + timedelta(days=offset))]
-        return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "runs": runs})
+        days = day_range(request)
+        runs = [run for day in days for run in await history.runs_on(day)]
+        return web.json_response({"from": days[0].isoformat(), "to": days[-1].isoformat(), "runs": runs})
 
 
 @app.page("/history/{device_id}/{run_id}/summary")

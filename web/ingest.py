@@ -11,7 +11,7 @@ import json
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 from aiokafka.errors import KafkaError
@@ -49,6 +49,25 @@ RATE_LIMITED = "The device is over SP_DEVICE_RATE_LIMIT: nothing was written; re
 WRONG_PARTITIONS = "The run's topic exists with a partition count other than SP_TOPIC_PARTITIONS: nothing was written"
 BATCH = {"oneOf": [{"type": "array", "items": READING_JSON_SCHEMA}, READING_JSON_SCHEMA]}
 NDJSON = {"type": "string", "description": "One reading (a JSON object) per line"}
+
+
+# Checks a device's batches must pass beyond its schema, by device id (web/matches.py adds the match
+# feed's): each gets the run id and the stamped readings, and raises ApiError to refuse the batch.
+BatchCheck = Callable[[str, list[StampedReading]], Awaitable[None]]
+batch_checks: dict[str, BatchCheck] = {}
+
+
+async def check_batch(device_id: str, run_id: str, readings: list[StampedReading]) -> None:
+    """Run the device's own check, if it has one, before anything is written (all or nothing)."""
+    check = batch_checks.get(device_id)
+    if check is None:
+        return
+    try:
+        await check(run_id, readings)
+    except ApiError as exc:
+        if exc.status in (409, 422):
+            metrics.readings_rejected.labels(device_id, "invalid").inc(len(readings))
+        raise
 
 
 async def device_for_run(device_id: str, run_id: str) -> Device:
@@ -146,6 +165,7 @@ class IngestBatch(View):
                            index_errors(errors))
         if not readings:
             raise ApiError(422, "no readings in the body", "send at least one reading")
+        await check_batch(device_id, run_id, readings)
         await write(device, run_id, readings)
         return web.json_response({"device_id": device_id, "run_id": run_id, "accepted": len(readings),
                                   "topic": run_topic(device_id, run_id)})
@@ -177,6 +197,8 @@ class SensorLoggerPush(View):
             metrics.readings_rejected.labels(device_id, "invalid").inc(len(candidates))
             raise ApiError(422, "payload entries do not fit the device's schema; nothing was written",
                            index_errors(errors))
+        if readings:
+            await check_batch(device_id, run_id, readings)
         answer = {"device_id": device_id, "run_id": run_id, "message_id": message_id,
                   "accepted": len(readings), "left_out": left_out, "duplicate": False}
         state = await dedup.claim(device_id, message_id)
@@ -290,6 +312,11 @@ class StreamSession:
             return
         if not readings:
             await self.reject(frame, "empty frame", "send a reading or a non-empty array of readings")
+            return
+        try:
+            await check_batch(device.device_id, self.run_id, readings)
+        except ApiError as exc:
+            await self.reject(frame, exc.error, exc.detail)
             return
         while (wait := rate_limits.take(device.device_id, len(readings))) > 0:
             await asyncio.sleep(wait)                # over its rate limit: slow the socket down, lose nothing

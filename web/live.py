@@ -248,6 +248,35 @@ class RunAlerts(View):
 REMOTE_LIVE_INTERVAL_S = 0.2
 
 
+async def push_changes(key: str, local: Callable[[], dict[str, Any] | None], remote_path: str,
+                       send: Callable[[dict[str, Any]], Awaitable[None]], closed: Callable[[], bool]) -> None:
+    """Send a run's view (or a match's: same key) whenever it changes, at most ten times a second,
+    until `closed()`: from this worker's tables when it owns the key (woken by the run agent), else
+    from the owner's `remote_path`, re-checked every REMOTE_LIVE_INTERVAL_S."""
+    await warm_router()
+    sent = None
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
+                                     headers=guard.internal_headers()) as http:
+        while not closed():
+            try:
+                owner = owner_url(key)
+            except (KeyError, TypeError):
+                owner = None                      # no owner yet: what this worker has, if anything
+            if owner is None:
+                current = local()
+            else:
+                async with http.get(f"{owner}{remote_path}") as response:
+                    current = await response.json() if response.status == 200 else None
+            if current is not None and current != sent:
+                await send(current)
+                sent = current
+            if owner is None:
+                await run_changes.wait(key, timeout=1.0)
+                await asyncio.sleep(0.1)          # coalesce bursts: at most ten pushes a second
+            else:
+                await asyncio.sleep(REMOTE_LIVE_INTERVAL_S)
+
+
 @app.page("/live/{device_id}/{run_id}")
 class LiveRun(View):
     """WebSocket: the run's summary, pushed whenever it changes (at most every 100 ms), from any worker."""
@@ -260,30 +289,14 @@ class LiveRun(View):
         path_id(run_id, "run_id")
         ws = web.WebSocketResponse(heartbeat=30)
         await ws.prepare(request)
-        await warm_router()
         key = run_key(device_id, run_id)
-        sent = None
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
-                                         headers=guard.internal_headers()) as http:
-            while not ws.closed:
-                try:
-                    owner = owner_url(key)
-                except (KeyError, TypeError):
-                    owner = None                      # no owner yet: what this worker has, if anything
-                if owner is None:
-                    state = get_run(key)
-                    current = run_state.summary(state) if state else None
-                else:
-                    async with http.get(f"{owner}/runs/{device_id}/{run_id}") as response:
-                        current = await response.json() if response.status == 200 else None
-                if current is not None and current != sent:
-                    await ws.send_json({"type": "run", "run": current})
-                    sent = current
-                if owner is None:
-                    await run_changes.wait(key, timeout=1.0)
-                    await asyncio.sleep(0.1)          # coalesce bursts: at most ten pushes a second
-                else:
-                    await asyncio.sleep(REMOTE_LIVE_INTERVAL_S)
+
+        def local() -> dict[str, Any] | None:
+            state = get_run(key)
+            return run_state.summary(state) if state else None
+
+        await push_changes(key, local, f"/runs/{device_id}/{run_id}",
+                           lambda summary: ws.send_json({"type": "run", "run": summary}), lambda: ws.closed)
         return ws
 
 
@@ -300,6 +313,24 @@ def local_runs() -> list[dict[str, Any]]:
              "readings": s["readings"], "last_t": s["last_t"]} for _, s in list(runs.items()) if is_live(s)]
 
 
+async def from_every_worker(path: str, name: str, local: list[dict[str, Any]]) -> dict[str, Any]:
+    """`{name: rows}` gathered from every worker's `path?local=1` (this worker's rows are `local`),
+    plus `unreachable_workers` when one did not answer (say while it restarts)."""
+    found = list(local)
+    others = {url for url in app.router.tables_metadata() if url.rstrip("/") != settings_url()}
+    unreachable = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
+                                     headers=guard.internal_headers()) as http:
+        for url in others:
+            try:
+                async with http.get(f"{url.rstrip('/')}{path}?local=1") as response:
+                    response.raise_for_status()
+                    found += (await response.json())[name]
+            except (aiohttp.ClientError, asyncio.TimeoutError):    # a worker restarting: say so
+                unreachable.append(url)
+    return {name: found, **({"unreachable_workers": unreachable} if unreachable else {})}
+
+
 @app.page("/runs")
 class Runs(View):
     """Every run the workers know, gathered from each worker (`?local=1`: this worker's only)."""
@@ -308,20 +339,9 @@ class Runs(View):
     async def get(self, request: Request) -> Response:
         if request.query.get("local"):
             return web.json_response({"runs": local_runs()})
-        found = local_runs()
-        others = {url for url in app.router.tables_metadata() if url.rstrip("/") != settings_url()}
-        unreachable = []
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
-                                         headers=guard.internal_headers()) as http:
-            for url in others:
-                try:
-                    async with http.get(f"{url.rstrip('/')}/runs?local=1") as response:
-                        response.raise_for_status()
-                        found += (await response.json())["runs"]
-                except (aiohttp.ClientError, asyncio.TimeoutError):    # a worker restarting: say so
-                    unreachable.append(url)
-        found.sort(key=lambda r: (r["device_id"], r["run_id"]))
-        return web.json_response({"runs": found, **({"unreachable_workers": unreachable} if unreachable else {})})
+        body = await from_every_worker("/runs", "runs", local_runs())
+        body["runs"].sort(key=lambda r: (r["device_id"], r["run_id"]))
+        return web.json_response(body)
 
 
 def settings_url() -> str:

@@ -6,8 +6,9 @@ ws|http`) with the file's own timestamps, paced by them: `--speedup N` plays N f
 second, `--as-fast-as-possible` does not wait. Runs are merged into one timeline, so players
 of one match arrive together as they would live.
 
-Formats (`--format`, else told from the file): gpx, csv, and tracking data read by kloppy:
-metrica (home CSV, away CSV) and tracab (metadata, raw data).
+Formats (`--format`, else told from the file): gpx, csv, tracking data read by kloppy:
+metrica (home CSV, away CSV) and tracab (metadata, raw data), and event data read by kloppy:
+statsbomb (events JSON, lineups JSON), streamed as the match-event feed.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ import aiohttp
 import numpy as np
 
 from models.device import parse_instant
+from models.match import EVENTS_DEVICE
+from simulator.replay.events import load_statsbomb, looks_like_statsbomb
 from simulator.replay.gpx import load_gpx
 from simulator.replay.recording import Recording, ReplayError, check_ids, safe_id
 from simulator.replay.table import TYPES, load_csv, parse_maps
 from simulator.replay.tracking import METRICA_HEADER, TRACKING_FORMATS, load_tracking
 from simulator.transport import DEFAULT_URL, TRANSPORTS, Clock, Progress, positive, register, run_session
 
-FORMATS = ("gpx", "csv", *TRACKING_FORMATS)
+FORMATS = ("gpx", "csv", *TRACKING_FORMATS, "statsbomb")
+TIMED_FROM_KICKOFF = (*TRACKING_FORMATS, "statsbomb")
 # Readings handed to the transport at once when not waiting: at most this many per run in one
 # WebSocket frame or HTTP batch keeps frames far below the worker's 1 MiB limit.
 CHUNK_READINGS = 2000
@@ -46,6 +50,8 @@ def detect_format(paths: list[Path]) -> str:
         return "metrica" if third.split(b",")[:3] == [h.encode() for h in METRICA_HEADER] else "csv"
     if len(paths) == 2 and paths[1].suffix.lower() == ".dat":
         return "tracab"
+    if suffix == ".json" and looks_like_statsbomb(paths[0]):
+        return "statsbomb"
     raise ReplayError(f"{paths[0].name}: cannot tell the format from the file; pass --format {'|'.join(FORMATS)}")
 
 
@@ -56,9 +62,9 @@ def load(args: argparse.Namespace) -> tuple[Recording, str]:
         if not path.is_file():
             raise ReplayError(f"{path}: no such file")
     fmt = args.format or detect_format(paths)
-    if fmt not in TRACKING_FORMATS:
+    if fmt not in TIMED_FROM_KICKOFF:
         if args.start is not None:
-            raise ReplayError(f"--start is for tracking data (its times are since kickoff); {fmt} has its own times")
+            raise ReplayError(f"--start is for tracking data and event data (times since kickoff); {fmt} has its own times")
         if len(paths) != 1:
             raise ReplayError(f"{fmt} replays one file at a time; got {len(paths)}")
     if args.map and fmt != "csv":
@@ -75,8 +81,10 @@ def load(args: argparse.Namespace) -> tuple[Recording, str]:
             start = parse_instant(args.start)
             if start is None:
                 raise ReplayError(f"--start {args.start!r} is not an ISO 8601 time or epoch seconds")
-        recording = load_tracking(fmt, paths, args.run, start, time.time(), args.skip_bad)
-        device = f"{fmt}_tracking"
+        if fmt == "statsbomb":
+            recording, device = load_statsbomb(paths, args.run, start, time.time()), EVENTS_DEVICE
+        else:
+            recording, device = load_tracking(fmt, paths, args.run, start, time.time(), args.skip_bad), f"{fmt}_tracking"
     device = args.device or device
     check_ids(device, [track.run for track in recording.tracks])
     return recording, device
@@ -99,6 +107,11 @@ async def stream(http: aiohttp.ClientSession, recording: Recording, device: str,
                  stop: asyncio.Event, progress: Progress) -> None:
     """Send every reading when its time is due, all runs merged into one timeline."""
     await register(http, args.url, device, recording.schema)
+    if recording.setup is not None:            # ordered before the readings in the run's topic
+        for track in recording.tracks:
+            async with http.post(f"{args.url}/start-stream/{device}/{track.run}", json=recording.setup) as response:
+                if response.status != 200:
+                    raise SystemExit(f"start-stream {device}/{track.run}: {response.status} {await response.text()}")
     # A time that goes back in a run is sent right after its predecessor (the worker counts it
     # as out of order): each run is ordered by its running maximum, so file order is kept.
     due = np.concatenate([np.maximum.accumulate(t.times) for t in recording.tracks])
@@ -129,7 +142,7 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE", help="the recording (tracking formats take two files)")
     p.add_argument("--format", choices=FORMATS, help="default: told from the file")
-    p.add_argument("--device", help="default: gpx_replay[_2d], csv_<file>, <format>_tracking")
+    p.add_argument("--device", help="default: gpx_replay[_2d], csv_<file>, <format>_tracking, match_events")
     p.add_argument("--run", help="the run id (one track) or run prefix (several: <run>_<track>, "
                    "<run>_<home|away>_<jersey>); default: from the file name")
     pace = p.add_mutually_exclusive_group()
@@ -142,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"csv: take device field FIELD from column COLUMN; TYPE one of {', '.join(TYPES)} "
                    "(default: inferred); repeat per field; without --map every column is a field")
     p.add_argument("--delimiter", default=",", help="csv: the cell separator")
-    p.add_argument("--start", help="tracking data: the kickoff time (ISO 8601 or epoch seconds); "
+    p.add_argument("--start", help="tracking and event data: the kickoff time (ISO 8601 or epoch seconds); "
                    "default: the file's own date, else now")
     p.add_argument("--skip-bad", action="store_true", help="leave out bad rows or points (counted and reported) "
                    "instead of refusing the file")

@@ -204,10 +204,15 @@ async def test_the_dashboard_shows_a_live_match_from_two_workers(http, make_work
         await expect(timeline.first).to_have_attribute("data-event", "goal")         # newest first
         await expect(page.locator("#timeline li[data-event=yellow_card]")).to_contain_text("#4")
         await expect(page.locator("#match-minute")).to_have_text("8'")
+        chart = page.locator("#winprob-chart")                     # the match agent's win probability, charted
+        await expect(chart.locator("polyline.winprob")).to_have_count(3)
+        now = (await get(http, f"{b.url}/matches/{match}/win-probability"))["win_probability"]
+        await expect(chart).to_have_attribute("data-home", f"{now['home']:.4f}")
+        assert int(await chart.get_attribute("data-points")) >= len(events)
 
         await page.click(f"#row-{scorer}")
-        chart = page.locator("#speed-chart")
-        await expect(chart).to_have_attribute("data-run", scorer)
+        speed = page.locator("#speed-chart")
+        await expect(speed).to_have_attribute("data-run", scorer)
         await page.wait_for_function("() => Number(document.getElementById('speed-chart').dataset.points) >= 10",
                                      timeout=60_000)
         await expect(page.locator(f"#dot-{scorer}")).to_have_class("player home selected")

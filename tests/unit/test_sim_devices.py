@@ -16,6 +16,8 @@ from aiohttp.test_utils import TestServer
 from models.device import reading_validator
 from models.run import stamp_readings
 from models.sensor_logger import SensorLoggerPushSchema, map_entries
+from agents.match_state import apply_events, new_match, summary
+from models.match import SHOTS
 from simulator.events import EVENT_KINDS, EVENT_SCHEMA, EventFeed, FeedEvent
 from simulator.match import HALF_DURATION_S, MATCH_DURATION_S, Match, shot_xg
 from simulator.phone import LAP_M, PHONE_SCHEMA, Phone, track_position
@@ -78,7 +80,7 @@ def test_score_in_details_equals_the_goals_counted(full_feeds):
                 assert event.detail == f"{score[0]}-{score[1]}"
         assert sum(score) == Counter(e.event for e in events)["goal"]
     goals = [Counter(e.event for e in events)["goal"] for events in full_feeds.values()]
-    shots = [sum(e.event in ("shot", "goal") for e in events) for events in full_feeds.values()]
+    shots = [sum(e.event in SHOTS for e in events) for events in full_feeds.values()]
     assert all(g <= 10 for g in goals) and all(10 <= s <= 60 for s in shots)     # football, not basketball
 
 
@@ -90,7 +92,7 @@ def test_fields_follow_the_event_kind(full_feeds):
             else:
                 assert e.team in ("home", "away")
                 assert e.player.startswith(f"m1_t{'home away'.split().index(e.team)}_")   # a run of that team
-            if e.event in ("shot", "goal"):
+            if e.event in SHOTS:
                 assert 0.0 < e.xg < 1.0
             else:
                 assert e.xg == 0.0
@@ -105,7 +107,7 @@ def test_players_named_are_on_the_pitch_then(full_feeds):
         gone: set[str] = set()
         on_later = {e.player: e.t for e in events if e.event == "substitution"}
         for e in events:
-            if e.event in ("pass", "shot", "goal", "yellow_card"):
+            if e.event in ("pass", *SHOTS, "yellow_card"):
                 assert e.player not in gone, e
                 assert e.t >= on_later.get(e.player, 0.0), e
             if e.event == "substitution":
@@ -316,3 +318,14 @@ async def test_http_close_waits_for_the_batches_the_periodic_flush_has_in_flight
     assert (progress.sent, progress.acked, progress.errors) == (30, 30, 0)
     assert sorted(item["i"] for _, items in app[RECEIVED] for item in items) == list(range(30))
     assert "unacknowledged" not in progress.final_line()
+
+
+def test_the_match_reducer_takes_every_simulated_feed(full_feeds):
+    """The simulator's feeds are valid match feeds: the reducer takes each whole, its score is the
+    feed's final score and some shots are on target without scoring."""
+    for events in full_feeds.values():
+        readings = [{"t": e.t, "data": e.reading(0.0)} for e in events]
+        final = summary(apply_events(new_match("m1"), readings).state)
+        assert final["status"] == "finished"
+        assert f"{final['score']['home']}-{final['score']['away']}" == events[-1].detail
+        assert sum(side["shots_on_target"] - side["goals"] for side in final["teams"].values()) > 0

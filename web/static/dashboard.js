@@ -1,8 +1,10 @@
 // The live view: players on the pitch and in the table, one player's speed, alerts, match events.
-// Everything arrives on one WebSocket (WS /live): run summaries as they change, the match's events.
+// Everything arrives on one WebSocket (WS /live): run summaries as they change, the match's events
+// and its state (score, stats, win probability: match.js).
 import {PitchFit, drawPitch, lineChart} from "./charts.js";
 import {clock, el, fmt, getJson, playerOf} from "./common.js";
 import {showRun, showRuns} from "./history.js";
+import {renderMatch} from "./match.js";
 
 const params = new URLSearchParams(location.search);
 const DEVICE = params.get("device") || "gps_match";     // players are runs of this device
@@ -59,6 +61,8 @@ function receive(message) {
     badge.dataset.updatedAt = Date.now();
     badge.title = `last update ${new Date().toLocaleTimeString()}`;
     scheduleRender();
+  } else if (message.type === "match" && message.match.match_id === state.match) {
+    renderMatch(message.match);
   } else if (message.type === "events" && message.match === state.match) {
     if (message.reset) state.events = [];
     state.events.push(...message.events);
@@ -261,19 +265,12 @@ function renderAlerts() {
 }
 
 // Plain glyphs, not emoji: a headless or minimal system often has no emoji font.
-const EVENT_ICONS = {kickoff: "▶", pass: "→", shot: "◎", goal: "●", yellow_card: "▮", red_card: "▮",
-                     substitution: "⇄", half_time: "‖", full_time: "■"};
+const EVENT_ICONS = {kickoff: "▶", pass: "→", shot: "◎", shot_saved: "◉", goal: "●", own_goal: "○",
+                     yellow_card: "▮", red_card: "▮", substitution: "⇄", half_time: "‖", full_time: "■"};
 
+/** The timeline from the event feed (the score, minute and stats come from the match agent: match.js). */
 function renderEvents() {
-  const goals = {home: 0, away: 0};
-  for (const e of state.events) if (e.event === "goal" && e.team in goals) goals[e.team] += 1;
-  const score = $("score");
-  Object.assign(score.dataset, goals);
-  $("score-home").textContent = goals.home;
-  $("score-away").textContent = goals.away;
-  const last = state.events[state.events.length - 1];
-  $("match-minute").textContent = last ? `${Math.floor(last.minute)}'` : "";
-  const shown = state.events.filter((e) => e.event !== "pass").slice(-200).reverse();
+  const shown = state.events.filter((e) => !["pass", "carry"].includes(e.event)).slice(-200).reverse();
   $("timeline").replaceChildren(...shown.map((e) => {
     const player = e.player ? playerOf(e.player) : null;
     return el("li", {class: `event ${e.event} ${e.team}`,
@@ -285,9 +282,9 @@ function renderEvents() {
       e.xg ? el("span", {class: "xg"}, ` xG ${fmt(e.xg, 2)}`) : null,
       e.detail ? el("span", {class: "detail"}, ` ${e.detail}`) : null);
   }));
-  const passes = state.events.length - state.events.filter((e) => e.event !== "pass").length;
+  const passes = state.events.length - state.events.filter((e) => !["pass", "carry"].includes(e.event)).length;
   $("events-status").textContent = state.events.length
-    ? `${state.events.length} events${passes ? ` (${passes} passes not listed)` : ""}`
+    ? `${state.events.length} events${passes ? ` (${passes} passes and carries not listed)` : ""}`
     : `no event feed for this match yet (device match_events, run ${state.match ?? "–"})`;
 }
 

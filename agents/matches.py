@@ -1,0 +1,96 @@
+"""The match agent: each match's live state, timeline and win-probability series in a RocksDB table.
+
+A match feed is a run of the device `match_events` (run id = the match id), so the run agent
+(agents/runs.py) already brings every record of it, exactly once and in order, to the worker that
+owns the run's partition, and deletes and re-creations of the feed's topic too. It hands each such
+record to `take`, which folds it into the match through the pure reducer (agents/match_state.py).
+The table is keyed like the run (`match_events/<match>`), so a match lives in the run's partition and
+a query about a match is routed like a query about the run.
+
+The match state records the next source offset it has to apply, beside the run's own, so a record
+is applied once to the match whatever happened to the run's table write of the same record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from agents.match_state import MatchEventError, MatchUpdate, apply_events, apply_setup, new_match, reject, summary
+from agents.topics import outputs_topic
+from models.match import EVENTS_DEVICE
+from models.run import run_key, split_run_key
+from sports_prophet.app import app
+from sports_prophet.config import settings
+
+log = logging.getLogger(__name__)
+
+# Keys are raw bytes like the run tables' (agents/owned.py): a query is routed by the same hash.
+# One table, not one per list: every table adds its changelog partitions to each rebalance's recovery.
+# A value is {"state": the reducer's state, "timeline": [...], "probabilities": [...]}.
+matches = app.Table("matches", default=None, key_type=bytes, partitions=settings.topic_partitions)
+
+
+def match_key(match_id: str) -> str:
+    return run_key(EVENTS_DEVICE, match_id)
+
+
+def is_match_feed(key: str) -> bool:
+    return split_run_key(key)[0] == EVENTS_DEVICE
+
+
+def get_match(match_id: str) -> dict[str, Any] | None:
+    """The match's table value: its state, timeline and win-probability points; None if unknown."""
+    return matches.get(match_key(match_id).encode())
+
+
+def local_matches() -> list[dict[str, Any]]:
+    """Every match in this worker's table partitions, as list rows."""
+    return [{"match_id": s["match_id"], "status": s["status"], "minute": s["minute"],
+             "score": {t: side["goals"] for t, side in s["sides"].items()},
+             "teams": {t: side["name"] for t, side in s["sides"].items()}, "last_t": s["last_t"]}
+            for s in (value["state"] for _, value in list(matches.items()) if value)]
+
+
+def update_for(state: dict[str, Any], value: dict[str, Any]) -> MatchUpdate:
+    """What one record of the feed's run topic does to the match: readings are events (a batch the
+    reducer refuses is counted, not applied), a config may set the sides."""
+    kind = value.get("type", "readings")
+    if kind == "readings":
+        try:
+            return apply_events(state, value["readings"])
+        except MatchEventError as exc:       # the gateway checked it; a concurrent writer got in between
+            log.warning("match %s: batch refused at event %d: %s %s", state["match_id"], exc.index, exc.message,
+                        exc.detail)
+            return MatchUpdate(reject(state, exc))
+    if kind == "config":
+        return MatchUpdate(apply_setup(state, value["config"].get("match")))
+    return MatchUpdate(state)
+
+
+async def take(key: str, value: dict[str, Any], offset: int) -> None:
+    """Apply one record of a match feed's run topic to its match (once: replays are skipped)."""
+    raw_key = key.encode()
+    kept = matches.get(raw_key) or {"state": new_match(split_run_key(key)[1]), "timeline": [], "probabilities": []}
+    if offset < kept["state"].get("source_next", 0):
+        return
+    update = update_for(kept["state"], value)
+    new = {**update.state, "source_next": offset + 1}
+    matches[raw_key] = {"state": new, "timeline": (kept["timeline"] + update.timeline)[-settings.match_history:],
+                        "probabilities": (kept["probabilities"] + update.points)[-settings.match_history:]}
+    for entry in update.timeline:
+        await outputs_topic.send(key=raw_key, value={"type": "match_event", "match_id": new["match_id"],
+                                                      "entry": entry})
+    if update.points:
+        await outputs_topic.send(key=raw_key, value={"type": "match_probabilities", "match_id": new["match_id"],
+                                                      "points": update.points})
+    await outputs_topic.send(key=raw_key, value={"type": "match", "summary": summary(new),
+                                                  "produced_at": time.time()})
+
+
+def forget(key: str) -> None:
+    """The feed's topic was deleted: the match starts afresh when it is streamed again."""
+    raw_key = key.encode()
+    if matches.get(raw_key) is not None:
+        del matches[raw_key]

@@ -1,0 +1,225 @@
+"""Match routes: live state from the match agent's table, history from Cassandra, and the gateway's
+check of a match feed's batches.
+
+A match's table row is keyed like its feed's run (`match_events/<match>`), so any worker answers for
+any match the way it does for runs: it forwards the query to the worker that owns the key
+(web/live.py's `on_owner`). History routes read Cassandra, on any worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+import mode
+from aiohttp import web
+from faust.web import Request, Response, View
+
+from agents import matches
+from agents.match_state import MatchEventError, apply_events, new_match, summary
+from cql import matches as archive
+from models.match import EVENTS_DEVICE
+from models.run import StampedReading
+from sports_prophet.app import app, guard
+from web.devices import path_id
+from web.errors import ApiError, not_found
+from web.history import MAX_LIMIT, day_range
+from web.ingest import batch_checks
+from web.live import ROUTE_TIMEOUT_S, from_every_worker, on_owner, owner_url, push_changes, warm_router
+from web.params import query_int
+
+MatchHandler = Callable[[View, Request, str], Awaitable[Response]]
+
+
+def answered_by_owner(handler: MatchHandler) -> MatchHandler:
+    """A view about one match runs on the worker that owns it; any other worker forwards it there."""
+    @functools.wraps(handler)
+    async def view(self: View, request: Request, match_id: str) -> Response:
+        path_id(match_id, "match_id")
+        if (routed := await on_owner(self, request, EVENTS_DEVICE, match_id)) is not None:
+            return routed
+        return await handler(self, request, match_id)
+    return view
+
+
+def local_match(match_id: str) -> dict[str, Any]:
+    """The match's table value on this worker (its owner): state, timeline, probabilities; 404 if unknown."""
+    value = matches.get_match(match_id)
+    if value is None:
+        raise not_found("match", f"no events for match {match_id} (device {EVENTS_DEVICE}, run {match_id})")
+    return value
+
+
+def live_view(match_id: str, with_points: bool) -> dict[str, Any]:
+    value = local_match(match_id)
+    body = summary(value["state"])
+    if with_points:
+        body["points"] = value["probabilities"]
+    return body
+
+
+@app.page("/matches")
+class Matches(View):
+    """Every match the workers know, gathered from each worker (`?local=1`: this worker's only)."""
+
+    async def get(self, request: Request) -> Response:
+        if request.query.get("local"):
+            return web.json_response({"matches": matches.local_matches()})
+        body = await from_every_worker("/matches", "matches", matches.local_matches())
+        body["matches"].sort(key=lambda m: m["match_id"])
+        return web.json_response(body)
+
+
+@app.page("/matches/{match_id}")
+class MatchSummary(View):
+    """Score, per-side shots, shots on target, xG, possession share, cards and substitutions, the
+    period and minute, and the win probability; `?points=1` adds the win-probability series."""
+
+    @answered_by_owner
+    async def get(self, request: Request, match_id: str) -> Response:
+        return web.json_response(live_view(match_id, bool(request.query.get("points"))))
+
+
+@app.page("/matches/{match_id}/timeline")
+class MatchTimeline(View):
+    """Every event but passes and carries, oldest first, each with the score and win probability
+    after it; `last=N` (default all the live table keeps)."""
+
+    @answered_by_owner
+    async def get(self, request: Request, match_id: str) -> Response:
+        entries = local_match(match_id)["timeline"]
+        last = query_int(request, "last", len(entries) or 1, MAX_LIMIT)
+        return web.json_response({"match_id": match_id, "timeline": entries[-last:]})
+
+
+@app.page("/matches/{match_id}/win-probability")
+class MatchWinProbability(View):
+    """The home win / draw / away win probability now, and after each timeline event and each minute."""
+
+    @answered_by_owner
+    async def get(self, request: Request, match_id: str) -> Response:
+        body = live_view(match_id, True)
+        return web.json_response({key: body[key] for key in
+                                  ("match_id", "status", "period", "minute", "score", "win_probability", "points")})
+
+
+# ------------------------------------------------------------------ the gateway's check
+
+class MatchClock:
+    """The clock (status, period, minute) of a match as its owner has it, for the gateway's check."""
+
+    def __init__(self) -> None:
+        self.http: aiohttp.ClientSession | None = None
+
+    async def current(self, match_id: str) -> dict[str, Any]:
+        """The match's state as far as the reducer's checks go, from the worker that owns it: a
+        match with no events yet is a new one."""
+        await warm_router()
+        key = matches.match_key(match_id)
+        try:
+            owner = owner_url(key)
+        except (KeyError, TypeError) as exc:
+            raise ApiError(503, "no worker owns this match right now (rebalancing); retry shortly") from exc
+        if owner is None:
+            known = matches.get_match(match_id)
+            return known["state"] if known else new_match(match_id)
+        if self.http is None:
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ROUTE_TIMEOUT_S),
+                                              headers=guard.internal_headers())
+        try:
+            async with self.http.get(f"{owner}/matches/{match_id}") as response:
+                if response.status == 404:
+                    return new_match(match_id)
+                response.raise_for_status()
+                clock = await response.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise ApiError(503, "the worker that owns this match did not answer; nothing was written, retry shortly",
+                           f"{type(exc).__name__}: {exc}") from exc
+        return {**new_match(match_id), **{k: clock[k] for k in ("status", "period", "minute")}}
+
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
+
+match_clock = MatchClock()
+
+
+@app.service
+class MatchClockClient(mode.Service):
+    """Closes the match check's HTTP client with the worker."""
+
+    async def on_stop(self) -> None:
+        await match_clock.close()
+
+
+async def check_match_batch(match_id: str, readings: list[StampedReading]) -> None:
+    """Refuse a batch the match cannot take (unknown team, a minute that is negative or goes back,
+    xG outside [0, 1], an unknown event, any event after full time) before it is written: the
+    match reducer itself, run on the owner's current state. 409 for a finished match, else 422."""
+    try:
+        apply_events(await match_clock.current(match_id), list(readings))
+    except MatchEventError as exc:
+        raise ApiError(409 if exc.conflict else 422, f"event {exc.index}: {exc.message}; nothing was written",
+                       {"index": exc.index, "problem": exc.detail}) from exc
+
+
+batch_checks[EVENTS_DEVICE] = check_match_batch
+
+
+async def push_match(match_id: str, send: Callable[[dict[str, Any]], Awaitable[None]],
+                     closed: Callable[[], bool]) -> None:
+    """For `WS /live`: the followed match's summary and win-probability series whenever it changes."""
+    def local() -> dict[str, Any] | None:
+        try:
+            return live_view(match_id, True)
+        except ApiError:
+            return None
+
+    await push_changes(matches.match_key(match_id), local, f"/matches/{match_id}?points=1",
+                       lambda body: send({"type": "match", "match": body}), closed)
+
+
+# ------------------------------------------------------------------ history (Cassandra)
+
+async def archived_match(match_id: str) -> dict[str, Any]:
+    found = await archive.match_summary(path_id(match_id, "match_id"))
+    if found is None:
+        raise not_found("match", f"the archive has no match {match_id} (unknown, or not written yet)")
+    return found
+
+
+@app.page("/history/matches")
+class HistoryMatches(View):
+    """Archived matches whose first event fell on the days `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 7)."""
+
+    async def get(self, request: Request) -> Response:
+        days = day_range(request)
+        found = [m for day in days for m in await archive.matches_on(day)]
+        return web.json_response({"from": days[0].isoformat(), "to": days[-1].isoformat(), "matches": found})
+
+
+@app.page("/history/matches/{match_id}")
+class HistoryMatch(View):
+    async def get(self, request: Request, match_id: str) -> Response:
+        return web.json_response(await archived_match(match_id))
+
+
+@app.page("/history/matches/{match_id}/timeline")
+class HistoryMatchTimeline(View):
+    async def get(self, request: Request, match_id: str) -> Response:
+        limit = query_int(request, "limit", MAX_LIMIT, MAX_LIMIT)
+        await archived_match(match_id)
+        return web.json_response({"match_id": match_id, "timeline": await archive.timeline(match_id, limit)})
+
+
+@app.page("/history/matches/{match_id}/win-probability")
+class HistoryMatchWinProbability(View):
+    async def get(self, request: Request, match_id: str) -> Response:
+        limit = query_int(request, "limit", MAX_LIMIT, MAX_LIMIT)
+        found = await archived_match(match_id)
+        return web.json_response({"match_id": match_id, "win_probability": found["win_probability"],
+                                  "points": await archive.probabilities(match_id, limit)})

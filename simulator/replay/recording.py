@@ -52,6 +52,7 @@ class Recording:
     time_field: str = TIME_FIELD
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    run_config: dict[str, Any] = field(default_factory=dict)    # each run's /start-stream body, if any
 
     @property
     def readings(self) -> int:

@@ -202,6 +202,15 @@ def motion_initial(cfg: MotionConfig | None = None) -> MotionState:
     }
 
 
+def motion_upgraded(state: MotionState) -> MotionState:
+    """A state stored before runs had a source (every one GPS-filtered up to its last fix), in
+    today's shape, so a run that was live across the upgrade goes on as it was."""
+    if "held" in state:
+        return state
+    return {**state, "source": "gps" if state["fixes"] else None, "held": [], "held_next": 0,
+            "smooth_t": state["last_t"]}
+
+
 def _effort(
     since: float | None, counted: bool, active: bool, step_start: float, t: float, min_s: float
 ) -> tuple[float | None, bool, bool]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.motion import MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary
+from agents.motion import (MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary,
+                           motion_upgraded)
 from agents.stats import RunStats, WindowBuffer, is_numeric
 
 RUN_STATS = RunStats()
@@ -83,7 +84,8 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
     triggers = state["config"]["triggers"]
     size = state["config"]["window_seconds"]
     cfg = motion_config(state)
-    stats, windows, motion, position = state["stats"], state["windows"], state["motion"], state["position"]
+    stats, windows, position = state["stats"], state["windows"], state["position"]
+    motion = state["motion"] and motion_upgraded(state["motion"])
     excursions = dict(state["excursions"])
     closed: list[dict] = []
     alerts: list[dict] = []
@@ -181,7 +183,7 @@ def summary(state: dict[str, Any]) -> dict[str, Any]:
         "stats": RUN_STATS.result(state["stats"]),
     }
     if state["motion"] is not None:
-        motion = state["motion"]
+        motion = motion_upgraded(state["motion"])
         body["motion"] = motion_summary(motion, motion_config(state))
         body["position_fields"] = state["position"]["fields"]
         a, b = state["position"]["fields"]

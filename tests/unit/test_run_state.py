@@ -120,3 +120,13 @@ def test_window_columns_are_the_keys_of_a_window_row_whatever_the_data():
     state, closed, _ = fold(track(100))
     row = run_state.window_row(closed[0])
     assert run_state.window_columns(["latitude", "longitude"]) == list(row)
+
+
+def test_a_run_stored_before_motion_sources_existed_goes_on_as_it_was():
+    readings = track(200)
+    state, _, _ = fold(readings[:100])
+    old_shape = {k: v for k, v in state["motion"].items() if k not in ("source", "held", "held_next", "smooth_t")}
+    assert run_state.summary({**state, "motion": old_shape})["motion"] == run_state.summary(state)["motion"]
+    resumed, _, _ = run_state.apply_readings({**state, "motion": old_shape}, readings[100:], 2, 0.0, GRACE, "timestamp")
+    whole, _, _ = fold(readings)
+    assert run_state.summary(resumed)["motion"] == run_state.summary(whole)["motion"]

@@ -4,6 +4,11 @@ Fixes arrive one at a time from a stream, so everything here is a pure fold:
 ``motion_add(state, ...) -> new state`` over a JSON-serialisable dict that a
 Faust table can store. The same core handles GPS (lat/lon, projected to local
 metres around the first fix) and tracking data already in metres (x/y).
+
+Each fix passes three stages: a gate (duplicates, out of order, impossible
+jumps), the smoother of the run's source (agents/smoothing.py: GPS or
+optical, which may hold a fix back for half a window), and the kinematics of
+the smoothed fixes (distance, speed, zones, top speed, efforts).
 """
 
 from __future__ import annotations
@@ -15,6 +20,16 @@ from typing import Any, Mapping
 
 from geopy.distance import geodesic
 
+from agents.smoothing import (
+    RATE_STEPS,
+    SOURCES,
+    TIME_EPS_S,
+    ema_position,
+    sampling_rate_hz,
+    savgol_at,
+    source_for,
+)
+
 WGS84_A_M = 6_378_137.0
 WGS84_F = 1.0 / 298.257223563
 WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
@@ -22,9 +37,8 @@ WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
 # Above this a flat tangent plane stops being mm-accurate; hand over to geopy.
 FAST_DISTANCE_MAX_M = 1000.0
 
-# Sensor timestamps are floats (e.g. 0.1 s steps summed); without a tolerance a
-# 1.0 s effort could measure 0.9999999 s and not count.
-_TIME_EPS_S = 1e-6
+GPS_TOP_SPEED_HOLD_S = 0.5
+MAX_SMOOTHING_WINDOW_S = 2.0
 
 MotionState = dict[str, Any]
 
@@ -77,12 +91,13 @@ class MotionConfig:
     """Thresholds for football motion metrics; defaults follow common
     practice (5.5 m/s HSR, 7 m/s sprint, 3 m/s^2 efforts).
 
-    ``smoothing_hz`` is the cut-off of a causal one-pole low-pass (EMA) on
-    positions, applied before differencing: causal so it works live, with
-    ``alpha = dt / (dt + 1/(2*pi*fc))`` recomputed from each fix's actual dt so
-    dropped or irregular fixes are weighted correctly. 1 Hz keeps a footballer's
-    ~1 s accelerations while removing much of the fix-to-fix jitter; it lags
-    positions by ``speed/(2*pi*fc)`` (0.8 m at 5 m/s) but not speed.
+    ``source`` says how positions are smoothed before speeds are derived
+    (agents/smoothing.py): ``gps`` by a causal low-pass at ``smoothing_hz``,
+    ``optical`` by Savitzky-Golay over ``smoothing_window_s``; ``auto`` takes
+    gps for lat/lon and, for x/y, measures the first steps' rate (optical from
+    20 Hz). ``top_speed_hold_s`` None means the source's own: 0.5 s for GPS
+    (one noisy step must not set the top speed), 0 for optical (the smoothing
+    window already averages half a second).
     """
 
     max_speed_mps: float = 12.0
@@ -94,8 +109,10 @@ class MotionConfig:
     sprint_min_s: float = 1.0
     accel_mps2: float = 3.0
     accel_min_s: float = 0.5
-    top_speed_hold_s: float = 0.5
+    top_speed_hold_s: float | None = None
+    source: str = "auto"
     smoothing_hz: float = 1.0
+    smoothing_window_s: float = 0.5
 
     def __post_init__(self) -> None:
         """Fail at run start, not mid-match, on inconsistent thresholds."""
@@ -108,9 +125,23 @@ class MotionConfig:
         for name in ("max_speed_mps", "hsr_mps", "sprint_mps", "accel_mps2", "smoothing_hz"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("sprint_min_s", "accel_min_s", "top_speed_hold_s", "position_error_m"):
+        for name in ("sprint_min_s", "accel_min_s", "position_error_m"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.top_speed_hold_s is not None and not self.top_speed_hold_s >= 0:
+            raise ValueError(f"top_speed_hold_s must be >= 0 (or null: the source's own), got {self.top_speed_hold_s!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        # The window's fixes live in the run's state until smoothed: bounded, and at most 2 s of lag.
+        if not 0 < self.smoothing_window_s <= MAX_SMOOTHING_WINDOW_S:
+            raise ValueError(f"smoothing_window_s must be in (0, {MAX_SMOOTHING_WINDOW_S:g}], "
+                             f"got {self.smoothing_window_s!r}")
+
+    def hold_s(self, source: str) -> float:
+        """How long a speed must be held to count as the top speed, for fixes from ``source``."""
+        if self.top_speed_hold_s is not None:
+            return self.top_speed_hold_s
+        return GPS_TOP_SPEED_HOLD_S if source == "gps" else 0.0
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MotionConfig:
@@ -124,11 +155,16 @@ class MotionConfig:
 
 
 def motion_initial(cfg: MotionConfig | None = None) -> MotionState:
-    """Empty state, with one zone slot per speed zone of ``cfg``. ``last_x/last_y`` are the last accepted raw fix and
-    ``smooth_x/smooth_y`` the filtered position, both in local metres;
-    ``origin`` is the [lat, lon] of the first GPS fix (None for x/y data).
-    The filter starts at rest on the first fix (there is no earlier velocity),
-    so a stream that begins mid-run shows a ~0.5 s start-up ramp."""
+    """Empty state, with one zone slot per speed zone of ``cfg``.
+
+    ``last_*`` is the last accepted raw fix, in local metres (and lat/lon for
+    GPS); ``origin`` the [lat, lon] of the first GPS fix (None for x/y data).
+    ``held`` keeps accepted raw fixes [t, x, y] the smoother still needs: for
+    optical the fixes within half a window of the next fix to smooth
+    (``held[held_next]``), for ``auto`` the first steps until the rate is
+    known. ``smooth_*`` is the last smoothed fix, from which every metric is
+    derived. The GPS filter starts at rest on the first fix (there is no
+    earlier velocity), so a stream that begins mid-run shows a ~0.5 s ramp."""
     zones = len((cfg or MotionConfig()).zone_edges_mps) + 1
     return {
         "fixes": 0,
@@ -136,18 +172,22 @@ def motion_initial(cfg: MotionConfig | None = None) -> MotionState:
         "duplicates": 0,
         "out_of_order": 0,
         "origin": None,
+        "source": None,
         "last_t": None,
         "last_lat": None,
         "last_lon": None,
         "last_x": None,
         "last_y": None,
+        "held": [],
+        "held_next": 0,
+        "smooth_t": None,
         "smooth_x": None,
         "smooth_y": None,
         "speed_mps": 0.0,
         "raw_speed_mps": 0.0,
         "distance_m": 0.0,
         "top_speed_mps": 0.0,
-        "speed_window": [],  # [[step_start_t, smoothed_speed], ...] covering top_speed_hold_s
+        "speed_window": [],  # [[step_start_t, smoothed_speed], ...] covering the top-speed hold
         "zone_time_s": [0.0] * zones,
         "zone_distance_m": [0.0] * zones,
         "hsr_distance_m": 0.0,
@@ -162,6 +202,15 @@ def motion_initial(cfg: MotionConfig | None = None) -> MotionState:
     }
 
 
+def motion_upgraded(state: MotionState) -> MotionState:
+    """A state stored before runs had a source (every one GPS-filtered up to its last fix), in
+    today's shape, so a run that was live across the upgrade goes on as it was."""
+    if "held" in state:
+        return state
+    return {**state, "source": "gps" if state["fixes"] else None, "held": [], "held_next": 0,
+            "smooth_t": state["last_t"]}
+
+
 def _effort(
     since: float | None, counted: bool, active: bool, step_start: float, t: float, min_s: float
 ) -> tuple[float | None, bool, bool]:
@@ -171,34 +220,18 @@ def _effort(
     if not active:
         return None, False, False
     since = step_start if since is None else since
-    if not counted and t - since >= min_s - _TIME_EPS_S:
+    if not counted and t - since >= min_s - TIME_EPS_S:
         return since, True, True
     return since, counted, False
 
 
-def _step(state: MotionState, t: float, x: float, y: float, cfg: MotionConfig) -> MotionState:
-    """Shared core: fold one fix given in local metres."""
-    if not (math.isfinite(t) and math.isfinite(x) and math.isfinite(y)):
-        return {**state, "rejected": state["rejected"] + 1}
-    last_t = state["last_t"]
+def _kinematics(state: MotionState, t: float, sx: float, sy: float, cfg: MotionConfig) -> MotionState:
+    """Fold one smoothed fix: the step from the previous one gives distance,
+    speed and acceleration, and through them zones, top speed and efforts."""
+    last_t = state["smooth_t"]
     if last_t is None:
-        return {**state, "fixes": 1, "last_t": t, "last_x": x, "last_y": y, "smooth_x": x, "smooth_y": y}
-    if t == last_t:
-        return {**state, "duplicates": state["duplicates"] + 1}
-    if t < last_t:
-        return {**state, "out_of_order": state["out_of_order"] + 1}
+        return {**state, "smooth_t": t, "smooth_x": sx, "smooth_y": sy}
     dt = t - last_t
-    raw_step = xy_distance_m(state["last_x"], state["last_y"], x, y)
-    raw_speed = raw_step / dt
-    if raw_step > cfg.max_speed_mps * dt + cfg.position_error_m:
-        # Impossible for a human even allowing for GPS error: at 10 Hz, 1 m of noise alone gives
-        # raw "speeds" over 12 m/s, so the bound is on distance with an error allowance, not on
-        # raw speed. Not moving last_* means the next good fix is judged against the last good one.
-        return {**state, "rejected": state["rejected"] + 1}
-
-    alpha = dt / (dt + 1.0 / (2.0 * math.pi * cfg.smoothing_hz))
-    sx = state["smooth_x"] + alpha * (x - state["smooth_x"])
-    sy = state["smooth_y"] + alpha * (y - state["smooth_y"])
     step = xy_distance_m(state["smooth_x"], state["smooth_y"], sx, sy)
     speed = step / dt
     accel = (speed - state["speed_mps"]) / dt
@@ -209,14 +242,14 @@ def _step(state: MotionState, t: float, x: float, y: float, cfg: MotionConfig) -
     zone_time[zone] += dt
     zone_dist[zone] += step
 
-    # Top speed = best speed held for top_speed_hold_s: the minimum over the
+    # Top speed = best speed held for the hold time: the minimum over the
     # steps covering the trailing hold window, so one noisy step cannot set it.
     window = [*state["speed_window"], [last_t, speed]]
-    horizon = t - cfg.top_speed_hold_s
-    while len(window) > 1 and window[1][0] <= horizon + _TIME_EPS_S:
+    horizon = t - cfg.hold_s(state["source"])
+    while len(window) > 1 and window[1][0] <= horizon + TIME_EPS_S:
         window.pop(0)
     top = state["top_speed_mps"]
-    if window[0][0] <= horizon + _TIME_EPS_S:
+    if window[0][0] <= horizon + TIME_EPS_S:
         top = max(top, min(s for _, s in window))
 
     sprinting = state["sprint_since"] is not None
@@ -242,14 +275,10 @@ def _step(state: MotionState, t: float, x: float, y: float, cfg: MotionConfig) -
 
     return {
         **state,
-        "fixes": state["fixes"] + 1,
-        "last_t": t,
-        "last_x": x,
-        "last_y": y,
+        "smooth_t": t,
         "smooth_x": sx,
         "smooth_y": sy,
         "speed_mps": speed,
-        "raw_speed_mps": raw_speed,
         "distance_m": state["distance_m"] + step,
         "top_speed_mps": top,
         "speed_window": window,
@@ -267,11 +296,109 @@ def _step(state: MotionState, t: float, x: float, y: float, cfg: MotionConfig) -
     }
 
 
+def _ema_in(state: MotionState, fix: list[float], cfg: MotionConfig) -> MotionState:
+    """GPS: low-pass the fix against the last smoothed one and fold it at once."""
+    t, x, y = fix
+    if state["smooth_t"] is not None:
+        x, y = ema_position(state["smooth_x"], state["smooth_y"], x, y, t - state["smooth_t"], cfg.smoothing_hz)
+    return _kinematics(state, t, x, y, cfg)
+
+
+def _savgol_in(state: MotionState, fix: list[float] | None, cfg: MotionConfig) -> MotionState:
+    """Optical: hold the fix, then smooth and fold every held fix whose window
+    is complete (the newest fix is half a window past it). ``fix`` None
+    flushes: every held fix is smoothed with the fixes there are."""
+    held = state["held"] if fix is None else [*state["held"], fix]
+    half = cfg.smoothing_window_s / 2.0
+    newest = math.inf if fix is None else fix[0]
+    nxt = state["held_next"]
+    while nxt < len(held) and held[nxt][0] + half <= newest + TIME_EPS_S:
+        sx, sy = savgol_at(held, nxt, half)
+        state = _kinematics(state, held[nxt][0], sx, sy, cfg)
+        nxt += 1
+    if nxt < len(held):             # fixes before the next one's window are done with
+        start, cut = held[nxt][0] - half - TIME_EPS_S, 0
+        while held[cut][0] < start:
+            cut += 1
+        held, nxt = held[cut:], nxt - cut
+    return {**state, "held": held, "held_next": nxt}
+
+
+_SMOOTHERS = {"gps": _ema_in, "optical": _savgol_in}
+
+
+def _chosen_source(held: list[list[float]], cfg: MotionConfig, geographic: bool, final: bool) -> str | None:
+    """The run's source: the configured one, else measured from the held
+    fixes' steps once RATE_STEPS of them are in (or whatever is in, when
+    ``final``); None while still measuring."""
+    if cfg.source != "auto":
+        return cfg.source
+    if geographic:
+        return "gps"
+    if len(held) <= RATE_STEPS and not final:
+        return None
+    return source_for(sampling_rate_hz([f[0] for f in held]), geographic=False)
+
+
+def _smooth_in(state: MotionState, fix: list[float], cfg: MotionConfig, geographic: bool) -> MotionState:
+    """Pass one accepted fix to the run's smoother, choosing it first if not yet chosen. A run
+    config that names another source (a /start-stream mid-run) switches from this fix on."""
+    if state["source"] is not None and cfg.source not in ("auto", state["source"]):
+        state = {**motion_flush(state, cfg), "source": None, "held": [], "held_next": 0}
+    if state["source"] is not None:
+        return _SMOOTHERS[state["source"]](state, fix, cfg)
+    state = {**state, "held": [*state["held"], fix]}
+    source = _chosen_source(state["held"], cfg, geographic, final=False)
+    return state if source is None else _release(state, source, cfg)
+
+
+def _release(state: MotionState, source: str, cfg: MotionConfig) -> MotionState:
+    """Set the run's source and pass its smoother the fixes held while measuring."""
+    held = state["held"]
+    state = {**state, "source": source, "held": []}
+    for fix in held:
+        state = _SMOOTHERS[source](state, fix, cfg)
+    return state
+
+
+def motion_flush(state: MotionState, cfg: MotionConfig) -> MotionState:
+    """The state with every held fix smoothed and folded, as if the run ended
+    here: what summaries show, so the figures cover every fix received. The
+    last half window is provisional (smoothed from the fixes before it only)
+    until later fixes arrive; the stored state goes on holding them."""
+    if state["source"] is None and state["held"]:      # still measuring the rate (x/y only)
+        state = _release(state, _chosen_source(state["held"], cfg, geographic=False, final=True), cfg)
+    return _savgol_in(state, None, cfg) if state["source"] == "optical" else state
+
+
+def _step(state: MotionState, t: float, x: float, y: float, cfg: MotionConfig, geographic: bool) -> MotionState:
+    """Shared core: gate one fix given in local metres, then smooth and fold it."""
+    if not (math.isfinite(t) and math.isfinite(x) and math.isfinite(y)):
+        return {**state, "rejected": state["rejected"] + 1}
+    last_t = state["last_t"]
+    raw_speed = 0.0
+    if last_t is not None:
+        if t == last_t:
+            return {**state, "duplicates": state["duplicates"] + 1}
+        if t < last_t:
+            return {**state, "out_of_order": state["out_of_order"] + 1}
+        dt = t - last_t
+        raw_step = xy_distance_m(state["last_x"], state["last_y"], x, y)
+        raw_speed = raw_step / dt
+        if raw_step > cfg.max_speed_mps * dt + cfg.position_error_m:
+            # Impossible for a human even allowing for GPS error: at 10 Hz, 1 m of noise alone gives
+            # raw "speeds" over 12 m/s, so the bound is on distance with an error allowance, not on
+            # raw speed. Not moving last_* means the next good fix is judged against the last good one.
+            return {**state, "rejected": state["rejected"] + 1}
+    state = {**state, "fixes": state["fixes"] + 1, "last_t": t, "last_x": x, "last_y": y, "raw_speed_mps": raw_speed}
+    return _smooth_in(state, [t, x, y], cfg, geographic)
+
+
 def motion_add_xy(state: MotionState, t: float, x: float, y: float, cfg: MotionConfig) -> MotionState:
     """Fold one tracking fix already in metres (epoch seconds ``t``)."""
     if state["origin"] is not None:
         raise ValueError("this motion state holds lat/lon fixes; use motion_add")
-    return _step(state, t, x, y, cfg)
+    return _step(state, t, x, y, cfg, geographic=False)
 
 
 def motion_add(state: MotionState, t: float, lat: float, lon: float, cfg: MotionConfig) -> MotionState:
@@ -282,17 +409,20 @@ def motion_add(state: MotionState, t: float, lat: float, lon: float, cfg: Motion
         raise ValueError("this motion state holds x/y fixes; use motion_add_xy")
     origin = state["origin"] or [lat, lon]
     x, y = _enu_offset_m(origin[0], origin[1], lat, lon, origin[0])
-    new = _step(state, t, x, y, cfg)
+    new = _step(state, t, x, y, cfg, geographic=True)
     if new["fixes"] == state["fixes"]:  # skipped: only a counter moved
         return new
     return {**new, "origin": origin, "last_lat": lat, "last_lon": lon}
 
 
 def motion_summary(state: MotionState, cfg: MotionConfig | None = None) -> dict[str, Any]:
-    """Readable metrics; ``cfg`` supplies the zone edges (defaults if None)."""
-    edges = (cfg or MotionConfig()).zone_edges_mps
-    bounds = [0.0, *edges, None]
+    """Readable metrics over every fix received (held fixes flushed: ``motion_flush``);
+    ``cfg`` is the run's (defaults if None)."""
+    cfg = cfg or MotionConfig()
+    state = motion_flush(state, cfg)
+    bounds = [0.0, *cfg.zone_edges_mps, None]
     return {
+        "source": state["source"],
         "distance_m": state["distance_m"],
         "top_speed_mps": state["top_speed_mps"],
         "speed_mps": state["speed_mps"],

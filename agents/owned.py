@@ -66,27 +66,32 @@ run_alerts = RunRows(alert_chunks, settings.alert_history)
 
 
 class OwnedRuns:
-    """The latest state of each run this worker has processed, in memory.
+    """The latest state of each run this worker owns, in memory.
 
-    Views and the silence timer read here instead of decoding every state from RocksDB (which
-    blocked the event loop for milliseconds). Cleared at every rebalance, since ownership may move;
-    after that, states are read from the table and cached again.
+    Views, the silence timer and the watchdog read here instead of decoding states from RocksDB
+    (which blocked the event loop for milliseconds). Every change goes through `put`, so once
+    `load_all` has read the table after a rebalance, memory holds every run of this worker's
+    partitions: a run not here has no state, and is not looked up. That matters, because the
+    RocksDB store looks a missing key up in every assigned partition, and the watchdog asks for
+    every subscribed run each second. Cleared at every rebalance, since ownership may move; until
+    reloaded (`stale`), a run not in memory is read from the table.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, table: Any) -> None:
+        self.table = table            # the `runs` table (a Faust table with bytes keys)
         self.states: dict[str, dict[str, Any]] = {}
         self.stale = True            # after a rebalance: load the recovered runs once
 
     def get(self, key: str) -> dict[str, Any] | None:
         state = self.states.get(key)
-        if state is None:
-            state = runs.get(key.encode())
+        if state is None and self.stale:
+            state = self.table.get(key.encode())
             if state is not None:
                 self.states[key] = state
         return state
 
     def put(self, key: str, state: dict[str, Any]) -> None:
-        runs[key.encode()] = state
+        self.table[key.encode()] = state
         self.states[key] = state
 
     def forget_all(self) -> None:
@@ -95,13 +100,13 @@ class OwnedRuns:
 
     def load_all(self) -> None:
         """Cache every run in this worker's table partitions (runs recovered from changelogs)."""
-        for raw_key, state in list(runs.items()):
+        for raw_key, state in list(self.table.items()):
             if state:
                 self.states.setdefault(raw_key.decode() if isinstance(raw_key, bytes) else raw_key, state)
         self.stale = False
 
 
-owned = OwnedRuns()
+owned = OwnedRuns(runs)
 
 
 def is_live(state: dict[str, Any] | None) -> bool:

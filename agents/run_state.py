@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.motion import MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary
+from agents.motion import (MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary,
+                           motion_upgraded)
 from agents.stats import Columns, RunStats, WindowBuffer, is_numeric, numeric_columns
 
 RUN_STATS = RunStats()
@@ -86,7 +87,8 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
     triggers = state["config"]["triggers"]
     size = state["config"]["window_seconds"]
     cfg = motion_config(state)
-    stats, windows, motion, position = state["stats"], state["windows"], state["motion"], state["position"]
+    stats, windows, position = state["stats"], state["windows"], state["position"]
+    motion = state["motion"] and motion_upgraded(state["motion"])
     excursions = dict(state["excursions"])
     closed: list[dict] = []
     alerts: list[dict] = []
@@ -149,7 +151,7 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
     windows, closed, late = WINDOWS.add_burst(state["windows"], ts[passing], only_rows(measured, passing),
                                               state["config"]["window_seconds"], grace)
     excursions, alerts = threshold_alerts(ordered, columns, triggers, state["excursions"])
-    motion, position = state["motion"], state["position"]
+    motion, position = state["motion"] and motion_upgraded(state["motion"]), state["position"]
     cfg = motion_config(state)
     for reading in ordered:
         kind = position_kind(reading["data"])
@@ -265,7 +267,7 @@ def summary(state: dict[str, Any]) -> dict[str, Any]:
         "stats": RUN_STATS.result(state["stats"]),
     }
     if state["motion"] is not None:
-        motion = state["motion"]
+        motion = motion_upgraded(state["motion"])
         body["motion"] = motion_summary(motion, motion_config(state))
         body["position_fields"] = state["position"]["fields"]
         a, b = state["position"]["fields"]

@@ -38,6 +38,14 @@ async def forget_owned_runs(app_, revoked, **kwargs) -> None:
     _summarized_at.clear()          # runs that moved to another worker would stay here for good
 
 
+@app.on_rebalance_complete.connect
+async def load_owned_runs(app_, **kwargs) -> None:
+    """The tables now hold the recovered runs of the new assignment (Faust sends this once recovery
+    has applied the changelogs): cache them all, so lookups stop reaching RocksDB. Sent before
+    `app.rebalancing` is cleared, which Faust sometimes leaves set (see `watch_runs`)."""
+    owned.load_all()
+
+
 class RunChanges:
     """Wakes live views when a run this worker owns changes, so they push instead of polling."""
 
@@ -313,7 +321,7 @@ async def watch_runs() -> None:
     """Runs that went quiet get their windows closed and a data-delay alert, through the control topic
     (tables are written only from the stream, in the partition of the record being processed); runs
     whose records Faust dropped are re-read. Checks the in-memory states; after a rebalance it first
-    loads the runs recovered from changelogs."""
+    loads the runs recovered from changelogs, if `load_owned_runs` has not."""
     now = time.time()
     if owned.stale and not app.rebalancing and not app.tables.recovery.in_recovery:
         owned.load_all()

@@ -313,6 +313,14 @@ async def register(http: aiohttp.ClientSession, base_url: str, device: str, sche
         raise SystemExit(f"device {device} exists with another schema {existing}; delete it or use --device")
 
 
+async def configure_run(http: aiohttp.ClientSession, base_url: str, device: str, run: str,
+                        config: dict[str, Any]) -> None:
+    """Configure a run (`/start-stream`) before its first reading."""
+    async with http.post(f"{base_url}/start-stream/{device}/{run}", json=config) as r:
+        if r.status != 200:
+            raise SystemExit(f"cannot configure {device}/{run}: {r.status} {await r.text()}")
+
+
 def positive(text: str) -> float:
     """argparse type: a positive number (rates, durations, speed-ups)."""
     value = float(text)

@@ -6,9 +6,12 @@ ws|http`) with the file's own timestamps, paced by them: `--speedup N` plays N f
 second, `--as-fast-as-possible` does not wait. Runs are merged into one timeline, so players
 of one match arrive together as they would live.
 
-Formats (`--format`, else told from the file): gpx, csv, tracking data read by kloppy:
-metrica (home CSV, away CSV) and tracab (metadata, raw data), and event data read by kloppy:
-statsbomb (events JSON, lineups JSON), streamed as the match-event feed.
+Formats (`--format`, else told from the files): gpx, csv, tracking data read by kloppy:
+metrica (home CSV, away CSV), tracab (metadata, raw data), hawkeye (each minute's ball and
+centroids feeds, and the metadata if there is one), skillcorner (match data, tracking data) and
+secondspectrum (metadata, tracking data), each tracking run configured as optical tracking
+(`/start-stream`) before its first reading; and event data read by kloppy: statsbomb (events JSON,
+lineups JSON), streamed as the match-event feed.
 """
 
 from __future__ import annotations
@@ -29,14 +32,18 @@ from simulator.replay.events import load_statsbomb, looks_like_statsbomb
 from simulator.replay.gpx import load_gpx
 from simulator.replay.recording import Recording, ReplayError, check_ids, safe_id
 from simulator.replay.table import TYPES, load_csv, parse_maps
-from simulator.replay.tracking import METRICA_HEADER, TRACKING_FORMATS, load_tracking
-from simulator.transport import DEFAULT_URL, TRANSPORTS, Clock, Progress, positive, register, run_session
+from simulator.replay.tracking import METRICA_HEADER, TRACKING_FORMATS, hawkeye_feed, load_tracking
+from simulator.transport import (DEFAULT_URL, TRANSPORTS, Clock, Progress, configure_run, positive, register,
+                                 run_session)
 
 FORMATS = ("gpx", "csv", *TRACKING_FORMATS, "statsbomb")
 TIMED_FROM_KICKOFF = (*TRACKING_FORMATS, "statsbomb")
 # Readings handed to the transport at once when not waiting: at most this many per run in one
 # WebSocket frame or HTTP batch keeps frames far below the worker's 1 MiB limit.
 CHUNK_READINGS = 2000
+# What the first record of a provider's JSON tracking file has, and nobody else's.
+JSON_TRACKING_KEYS = {b'"homePlayers"': "secondspectrum", b'"player_data"': "skillcorner",
+                      b'"trackable_object"': "skillcorner"}
 
 
 def detect_format(paths: list[Path]) -> str:
@@ -52,6 +59,14 @@ def detect_format(paths: list[Path]) -> str:
         return "tracab"
     if suffix == ".json" and looks_like_statsbomb(paths[0]):
         return "statsbomb"
+    if any(hawkeye_feed(path) for path in paths):
+        return "hawkeye"
+    if len(paths) == 2 and paths[1].suffix.lower() in (".json", ".jsonl"):
+        with paths[1].open("rb") as f:
+            head = f.read(4096)
+        for key, fmt in JSON_TRACKING_KEYS.items():
+            if key in head:
+                return fmt
     raise ReplayError(f"{paths[0].name}: cannot tell the format from the file; pass --format {'|'.join(FORMATS)}")
 
 
@@ -107,11 +122,9 @@ async def stream(http: aiohttp.ClientSession, recording: Recording, device: str,
                  stop: asyncio.Event, progress: Progress) -> None:
     """Send every reading when its time is due, all runs merged into one timeline."""
     await register(http, args.url, device, recording.schema)
-    if recording.setup is not None:            # ordered before the readings in the run's topic
-        for track in recording.tracks:
-            async with http.post(f"{args.url}/start-stream/{device}/{track.run}", json=recording.setup) as response:
-                if response.status != 200:
-                    raise SystemExit(f"start-stream {device}/{track.run}: {response.status} {await response.text()}")
+    if recording.run_config:
+        await asyncio.gather(*(configure_run(http, args.url, device, track.run, recording.run_config)
+                               for track in recording.tracks))
     # A time that goes back in a run is sent right after its predecessor (the worker counts it
     # as out of order): each run is ordered by its running maximum, so file order is kept.
     due = np.concatenate([np.maximum.accumulate(t.times) for t in recording.tracks])
@@ -140,7 +153,8 @@ async def stream(http: aiohttp.ClientSession, recording: Recording, device: str,
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sports-prophet replay", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("files", nargs="+", metavar="FILE", help="the recording (tracking formats take two files)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="the recording (tracking formats take two files; "
+                   "hawkeye takes each minute's two feeds and the metadata)")
     p.add_argument("--format", choices=FORMATS, help="default: told from the file")
     p.add_argument("--device", help="default: gpx_replay[_2d], csv_<file>, <format>_tracking, match_events")
     p.add_argument("--run", help="the run id (one track) or run prefix (several: <run>_<track>, "

@@ -120,6 +120,6 @@ def load_statsbomb(paths: list[Path], run: str | None, start: float | None, now:
         "team": np.array(columns[3], dtype=object), "player": np.array(columns[4], dtype=object),
         "xg": np.array(columns[5]), "detail": np.array(columns[6], dtype=object)})
     recording = Recording(dict(EVENT_SCHEMA), [track], TIME_FIELD)
-    recording.setup = {"match": {"home_team": home.name, "away_team": away.name}}
+    recording.run_config = {"match": {"home_team": home.name, "away_team": away.name}}
     recording.notes.append(f"{home.name} (home) v {away.name} (away), periods 1-{last_period}")
     return recording

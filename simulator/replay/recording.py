@@ -52,7 +52,7 @@ class Recording:
     time_field: str = TIME_FIELD
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    setup: dict[str, Any] | None = None      # a `start-stream` config sent before the readings (a match's sides)
+    run_config: dict[str, Any] = field(default_factory=dict)    # each run's /start-stream body (sent first), if any
 
     @property
     def readings(self) -> int:

@@ -1,10 +1,14 @@
 """Football tracking data through kloppy: every player is a run, positions x/y in metres.
 
-Formats: Metrica Sports CSV (two files: the home team's and the away team's) and TRACAB
-(metadata XML or JSON, then raw data .dat or JSON). kloppy reads them into one model and
-converts coordinates to metres from the centre spot (`secondspectrum` coordinates; Metrica's
-normalised coordinates are scaled to a 105 x 68 m pitch). The worker's motion maths uses x/y
-in metres as they are (agents/motion.py), so distances and speeds come out right.
+Formats: Metrica Sports CSV (two files: the home team's and the away team's), TRACAB (metadata
+XML or JSON, then raw data .dat or JSON), Hawk-Eye (per match minute a `.samples.ball` and a
+`.samples.centroids` file, with or without the metadata JSON or XML), SkillCorner (match data
+JSON, then tracking JSON or JSONL) and Second Spectrum (metadata XML or JSON, then tracking
+JSONL). kloppy reads them into one model and converts coordinates to metres from the centre spot
+(`secondspectrum` coordinates; Metrica's normalised coordinates are scaled to a 105 x 68 m
+pitch). The worker's motion maths uses x/y in metres as they are (agents/motion.py), and each
+run is configured as optical tracking (`motion.source`), so its positions get the light
+smoothing of camera tracking, not the GPS filter.
 
 kloppy stops at the first bad value with a bare Python error and no line number, so the
 line-based files (Metrica CSV, TRACAB .dat) are checked line by line first: an error names
@@ -27,12 +31,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from kloppy import metrica, tracab
+from kloppy import hawkeye, metrica, secondspectrum, skillcorner, tracab
 from kloppy.domain import TrackingDataset
 
 from simulator.replay.recording import TIME_FIELD, BadRows, Recording, ReplayError, Track, safe_id
 
 TRACKING_SCHEMA = {"x": "float", "y": "float", TIME_FIELD: "timestamp"}
+# Each run's /start-stream body: camera tracking, smoothed as such whatever its frame rate.
+TRACKING_RUN_CONFIG = {"motion": {"source": "optical"}}
+HAWKEYE_FEEDS = (".samples.ball", ".samples.centroids")
 METRICA_HEADER = ["Period", "Frame", "Time [s]"]
 
 
@@ -168,22 +175,73 @@ def _load_tracab(paths: list[Path], rows: BadRows) -> TrackingDataset:
                        only_alive=False)
 
 
+def hawkeye_feed(path: Path) -> tuple[str, str] | None:
+    """(the minute's name, 'ball' or 'centroids') for a Hawk-Eye feed file, else None."""
+    for suffix in HAWKEYE_FEEDS:
+        if path.name.endswith(suffix):
+            return path.name[:-len(suffix)], suffix.rsplit(".", 1)[1]
+    return None
+
+
+def _load_hawkeye(paths: list[Path], rows: BadRows) -> TrackingDataset:
+    """Pair each minute's ball and centroids files by name (kloppy reads them pairwise); any
+    other file is the metadata."""
+    minutes: dict[str, dict[str, Path]] = {}
+    meta = []
+    for path in paths:
+        feed = hawkeye_feed(path)
+        if feed is None:
+            meta.append(path)
+        else:
+            minutes.setdefault(feed[0], {})[feed[1]] = path
+    if len(meta) > 1:
+        raise ReplayError(f"hawkeye tracking takes one metadata file; got {', '.join(p.name for p in meta)}")
+    for name, feeds in minutes.items():
+        for kind in ("ball", "centroids"):
+            if kind not in feeds:
+                raise ReplayError(f"{name}: no {name}.samples.{kind} beside it (Hawk-Eye needs both feeds of a minute)")
+    if not minutes:
+        raise ReplayError(f"{', '.join(p.name for p in paths)}: no Hawk-Eye feed (*.samples.ball, *.samples.centroids)")
+    order = sorted(minutes)
+    with warnings.catch_warnings():            # "could not determine orientation": positions are kept as they are
+        warnings.simplefilter("ignore")
+        return hawkeye.load(ball_feeds=[minutes[m]["ball"] for m in order],
+                            player_centroid_feeds=[minutes[m]["centroids"] for m in order],
+                            meta_data=meta[0] if meta else None, coordinates="secondspectrum")
+
+
+def _load_skillcorner(paths: list[Path], rows: BadRows) -> TrackingDataset:
+    meta, raw = paths
+    return skillcorner.load(meta_data=meta, raw_data=raw, coordinates="secondspectrum")
+
+
+def _load_secondspectrum(paths: list[Path], rows: BadRows) -> TrackingDataset:
+    meta, raw = paths
+    return secondspectrum.load(meta_data=meta, raw_data=raw, coordinates="secondspectrum")
+
+
 @dataclass(frozen=True)
 class TrackingFormat:
-    files: tuple[str, ...]                                      # what each FILE argument is
+    files: tuple[str, ...]            # what each FILE argument is; one entry for any number of files
     load: Callable[[list[Path], BadRows], TrackingDataset]
+    any_number: bool = False
 
 
 TRACKING_FORMATS = {
     "metrica": TrackingFormat(("the home team's CSV", "the away team's CSV"), _load_metrica),
     "tracab": TrackingFormat(("the metadata (XML or JSON)", "the raw data (.dat or JSON)"), _load_tracab),
+    "hawkeye": TrackingFormat(("each minute's .samples.ball and .samples.centroids files, and the metadata "
+                               "(JSON or XML) if you have it",), _load_hawkeye, any_number=True),
+    "skillcorner": TrackingFormat(("the match data (JSON)", "the tracking data (JSON or JSONL)"), _load_skillcorner),
+    "secondspectrum": TrackingFormat(("the metadata (XML or JSON)", "the tracking data (JSONL)"),
+                                     _load_secondspectrum),
 }
 
 
 def load_tracking(fmt: str, paths: list[Path], run: str | None, start: float | None, now: float,
                   skip_bad: bool) -> Recording:
     spec = TRACKING_FORMATS[fmt]
-    if len(paths) != len(spec.files):
+    if not spec.any_number and len(paths) != len(spec.files):
         raise ReplayError(f"{fmt} tracking needs {len(spec.files)} files: {', then '.join(spec.files)}; "
                           f"got {len(paths)}")
     rows = BadRows(skip_bad)
@@ -199,10 +257,14 @@ def load_tracking(fmt: str, paths: list[Path], run: str | None, start: float | N
     if not dataset.records or not periods:
         raise ReplayError(f"{', '.join(p.name for p in paths)}: no frames inside the match's periods")
     kickoff = dataset.metadata.date.timestamp() if dataset.metadata.date else now
-    origin = (start if start is not None else kickoff) - periods[0].start_timestamp.total_seconds()
+    origin = start if start is not None else kickoff
+    # A period starts at a time since the match's start (most providers) or at a wall-clock time
+    # (Hawk-Eye): either way its distance from the first period's start is a timedelta.
+    since_first = {period.id: (period.start_timestamp - periods[0].start_timestamp) / timedelta(seconds=1)
+                   for period in periods}
     by_player: dict[str, tuple[list[float], list[float], list[float]]] = {}
     for frame in dataset.records:
-        t = origin + (frame.period.start_timestamp + frame.timestamp) / timedelta(seconds=1)
+        t = origin + since_first[frame.period.id] + frame.timestamp / timedelta(seconds=1)
         for player, data in frame.players_data.items():
             point = data.coordinates
             if point is None or math.isnan(point.x) or math.isnan(point.y):
@@ -217,4 +279,5 @@ def load_tracking(fmt: str, paths: list[Path], run: str | None, start: float | N
     tracks = [Track(f"{prefix}_{safe_id(player)}", np.array(times),
                     {"x": np.round(np.array(xs), 4), "y": np.round(np.array(ys), 4)})
               for player, (times, xs, ys) in by_player.items()]
-    return Recording(schema=dict(TRACKING_SCHEMA), tracks=tracks, skipped=rows.skipped)
+    return Recording(schema=dict(TRACKING_SCHEMA), tracks=tracks, skipped=rows.skipped,
+                     run_config=TRACKING_RUN_CONFIG)

@@ -123,6 +123,7 @@ async def test_start_stream_validates_against_the_device(http, worker):
         (f"/start-stream/{device}/r", {"triggers": {"hr": [60]}}, 422),
         (f"/start-stream/{device}/r", {"window_seconds": 0.5}, 422),
         (f"/start-stream/{device}/r", {"motion": {"sprint_mps": -1}}, 422),
+        (f"/start-stream/{device}/r", {"motion": {"source": "radar"}}, 422),
         (f"/start-stream/{device}/r", {"surprise": 1}, 422),
     ]
     for path, body, status in cases:

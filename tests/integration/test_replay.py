@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simulator.replay.gpx import load_gpx
@@ -14,6 +17,7 @@ from simulator.replay.table import load_csv
 from simulator.replay.tracking import load_tracking
 from sports_prophet.config import REPO_ROOT
 from tests.integration.conftest import unique, wait_for
+from tests.kloppy_samples import HAWKEYE, hawkeye_players, sample_files
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +89,65 @@ async def test_a_bad_file_registers_and_sends_nothing(http, worker, tmp_path):
     assert result.returncode == 2 and result.stderr == "replay: bad.gpx: <trkpt> 3 has no <time>\n"
     async with http.get(f"{worker.url}/device/{device}") as r:
         assert r.status == 404
+
+
+ZONE_EDGES_MPS = [2.0, 4.0, 5.5, 7.0]
+
+
+def raw_position_figures(track: np.ndarray) -> dict:
+    """Distance, top speed, time per speed zone and sprints straight from consecutive raw positions
+    (numpy, not the project's maths): the figures a tracking provider's own positions give."""
+    t, x, y = track.T
+    dt = np.diff(t)
+    step = np.hypot(np.diff(x), np.diff(y))
+    speed = step / dt
+    zone_time = np.bincount(np.searchsorted(ZONE_EDGES_MPS, speed, side="right"), weights=dt, minlength=5)
+    sprints, since = 0, None            # >= 7 m/s held >= 1 s, over once below 6.5 m/s
+    for i, v in enumerate(speed):
+        if v < (6.5 if since is not None else 7.0):
+            since = None
+        elif since is None:
+            since, counted = t[i], False
+        if since is not None and not counted and t[i + 1] - since >= 1.0 - 1e-6:
+            sprints, counted = sprints + 1, True
+    return {"distance_m": step.sum(), "top_speed_mps": speed.max(), "zone_time_s": zone_time, "sprints": sprints}
+
+
+async def test_hawkeye_optical_tracking_reads_what_its_raw_positions_give(http, worker):
+    """Issue 13: a minute of real Hawk-Eye 50 Hz tracking, replayed over HTTP into a worker, read
+    back per player from GET /runs: distance within 1.5 % and top speed within -8 %/+4 % of the raw
+    positions' figures, the sprint count exact, the time in each speed zone within 3 s."""
+    files = sample_files(HAWKEYE)
+    device, run = unique("hawkeye"), unique("m")
+    result = replay(worker, *map(str, files), "--device", device, "--run", run, "--start", "2024-09-22T21:00:49.383Z",
+                    "--transport", "http", "--as-fast-as-possible")
+    assert result.returncode == 0, result.stdout + result.stderr
+    acked = int(re.search(r"^done: .*acked ([\d,]+), errors 0$", result.stdout, re.M).group(1).replace(",", ""))
+    raw = {f"{run}_{player}": raw_position_figures(track) for player, track in hawkeye_players(files[2]).items()}
+
+    async def every_reading_in():
+        got = {}
+        for run_id in raw:
+            async with http.get(f"{worker.url}/runs/{device}/{run_id}") as r:
+                got[run_id] = await r.json() if r.status == 200 else {"readings": 0}
+        return got if sum(s["readings"] for s in got.values()) == acked else None
+
+    async def delete(run_id: str) -> None:
+        async with http.delete(f"{worker.url}/delete-topic/{device}/{run_id}") as r:
+            assert r.status == 200, await r.text()
+
+    try:
+        summaries = await wait_for(every_reading_in, timeout=120, interval=1, what=f"all {acked} readings processed")
+    finally:
+        # Later tests' workers start consumer groups of their own, which would read these 66,000
+        # readings first: the runs go once read back.
+        await asyncio.gather(*map(delete, raw))
+    assert len(summaries) == 22 and sum(r["sprints"] for r in raw.values()) >= 1      # home_4 sprints
+    for run_id, expected in raw.items():
+        motion = summaries[run_id]["motion"]
+        assert motion["source"] == "optical", run_id
+        assert motion["distance_m"] == pytest.approx(expected["distance_m"], rel=0.015), run_id
+        assert -0.08 <= motion["top_speed_mps"] / expected["top_speed_mps"] - 1 <= 0.04, (run_id, expected)
+        assert motion["sprints"] == expected["sprints"], run_id
+        zone_time = [zone["time_s"] for zone in motion["zones"]]
+        assert zone_time == pytest.approx(expected["zone_time_s"].tolist(), abs=3.0), run_id

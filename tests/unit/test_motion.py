@@ -8,6 +8,7 @@ import math
 import random
 from typing import Callable
 
+import numpy as np
 import pytest
 from geopy.distance import geodesic
 
@@ -218,3 +219,68 @@ def test_stationary_gps_noise_is_smoothed() -> None:
     # top speed above HSR and out of sprints.
     assert s["top_speed_mps"] < CFG.hsr_mps
     assert s["sprints"] == 0
+
+
+def _bend(hz: float, seconds: float = 20.0) -> list[tuple[float, float, float]]:
+    """Exact (t, x, y) of a player along a 15 m-radius bend, easing from 2 m/s up to 8 m/s at
+    10 s and back: 100 m in 20 s, top speed 8 m/s, over 7 m/s for 2.3 s (one sprint)."""
+    t = np.arange(round(seconds * hz) + 1) / hz
+    s = 5.0 * t - (30.0 / math.pi) * np.sin(math.pi * t / 10.0)     # the integral of 2 + 6 sin^2(pi t / 20)
+    return [(T0 + ti, 15.0 * math.sin(si / 15.0), 15.0 * (1.0 - math.cos(si / 15.0))) for ti, si in zip(t, s)]
+
+
+def test_optical_tracking_keeps_distance_and_top_speed_where_the_gps_filter_reads_them_low() -> None:
+    optical = motion_summary(_fold_xy(_bend(50)))               # auto: 50 Hz x/y is optical
+    assert optical["source"] == "optical"
+    assert optical["distance_m"] == pytest.approx(100.0, rel=1e-3)
+    assert optical["top_speed_mps"] == pytest.approx(8.0, rel=5e-3)
+    assert optical["sprints"] == 1
+    assert sum(z["time_s"] for z in optical["zones"]) == pytest.approx(20.0)
+    gps = MotionConfig(source="gps")
+    filtered = motion_summary(_fold_xy(_bend(50), gps), gps)   # the 1 Hz low-pass cuts the bend short
+    assert filtered["distance_m"] < 99.7 and filtered["top_speed_mps"] < 7.97
+
+
+def test_auto_measures_the_rate_of_x_y_fixes_and_takes_lat_lon_for_gps() -> None:
+    assert motion_summary(_fold_xy(_bend(25)))["source"] == "optical"
+    assert motion_summary(_fold_xy(_bend(10)))["source"] == "gps"
+    fixes = [(t, *_dest(51.5, -0.12, 90.0, x)) for t, x, _ in _bend(50, 2.0)]
+    assert offline_summary(fixes)["source"] == "gps"
+    assert motion_summary(_fold_xy(_bend(10), OPTICAL), OPTICAL)["source"] == "optical"
+
+
+OPTICAL = MotionConfig(source="optical")
+
+
+def test_a_summary_mid_run_covers_every_fix_so_far_and_changes_nothing_held() -> None:
+    track = _bend(50)
+    state = _fold_xy(track[:501])                               # the first 10 s
+    held = copy.deepcopy(state)
+    mid = motion_summary(state)
+    assert state == held and state["held"]                      # the last quarter second is still held
+    assert sum(z["time_s"] for z in mid["zones"]) == pytest.approx(10.0)
+    assert mid["distance_m"] == pytest.approx(50.0, rel=1e-3)   # s(10) = 50 m
+    for t, x, y in track[501:]:
+        state = motion_add_xy(state, t, x, y, CFG)
+    assert motion_summary(state) == motion_summary(_fold_xy(track))
+
+
+def test_a_new_source_in_the_run_config_switches_the_smoother_from_the_next_fix() -> None:
+    track = _bend(50)
+    gps = MotionConfig(source="gps")
+    state = _fold_xy(track[:500], gps)
+    for t, x, y in track[500:]:
+        state = motion_add_xy(state, t, x, y, OPTICAL)
+    summary = motion_summary(state, OPTICAL)
+    assert summary["source"] == "optical"
+    assert sum(z["time_s"] for z in summary["zones"]) == pytest.approx(20.0)
+    assert summary["fixes"] == len(track)
+
+
+def test_source_and_smoothing_window_are_checked() -> None:
+    with pytest.raises(ValueError, match="source must be one of auto, gps, optical"):
+        MotionConfig.from_dict({"source": "radar"})
+    with pytest.raises(ValueError, match="smoothing_window_s"):
+        MotionConfig.from_dict({"smoothing_window_s": 5})
+    assert MotionConfig().hold_s("gps") == 0.5 and MotionConfig().hold_s("optical") == 0.0
+    assert MotionConfig(top_speed_hold_s=1.0).hold_s("optical") == 1.0

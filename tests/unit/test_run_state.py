@@ -133,3 +133,13 @@ def test_alerts_of_one_record_get_their_own_sequence_numbers():
         after, _, more = apply(state, readings, 0, 0.0, GRACE)
         assert [a["seq"] for a in first] == [1, 2] and [a["field"] for a in first] == ["hr", "temp"]
         assert [a["seq"] for a in more] == [1, 2, 3] and after["alerts"] == 3
+
+
+def test_a_run_stored_before_motion_sources_existed_goes_on_as_it_was():
+    readings = track(200)
+    state, _, _ = fold(readings[:100])
+    old_shape = {k: v for k, v in state["motion"].items() if k not in ("source", "held", "held_next", "smooth_t")}
+    assert run_state.summary({**state, "motion": old_shape})["motion"] == run_state.summary(state)["motion"]
+    resumed, _, _ = run_state.apply_readings({**state, "motion": old_shape}, readings[100:], 2, 0.0, GRACE, "timestamp")
+    whole, _, _ = fold(readings)
+    assert run_state.summary(resumed)["motion"] == run_state.summary(whole)["motion"]

@@ -1,0 +1,77 @@
+"""The watchdog checks every subscribed run each second: from memory, not RocksDB, once the table is loaded."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from agents import watchdog
+from agents.owned import OwnedRuns
+from agents.topics import control_topic
+from models.run import run_key, run_topic
+from sports_prophet.config import settings
+from sports_prophet.kafka import key_partition
+
+
+class CountingTable(dict):
+    """What OwnedRuns uses of a Faust table (get, items, assignment), counting the reads that would
+    reach RocksDB. A key missing from Faust's RocksDB store is looked up in every assigned partition."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.reads = 0
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        self.reads += 1
+        return super().get(key, default)
+
+
+def test_a_loaded_cache_answers_every_run_of_its_partitions_without_reading_the_table() -> None:
+    table = CountingTable({b"gps/r1": {"source_next": 7}})
+    runs = OwnedRuns(table)
+    assert runs.get("gps/r1") == {"source_next": 7} and runs.get("gps/none") is None
+    assert table.reads == 2                         # stale (as after a rebalance): the table answers
+    runs.load_all()
+    for _ in range(100):
+        assert runs.get("gps/none") is None and runs.get("gps/r1") == {"source_next": 7}
+    runs.put("gps/r2", {"source_next": 1})
+    assert runs.get("gps/r2") == {"source_next": 1} and table[b"gps/r2"] == {"source_next": 1}
+    assert table.reads == 2
+    runs.forget_all()                                # the next rebalance: ownership may have moved
+    assert runs.get("gps/r2") == {"source_next": 1} and table.reads == 3
+
+
+def test_the_watchdog_reads_no_run_from_the_table_once_the_cache_is_loaded(monkeypatch) -> None:
+    """1,000 subscribed runs on this worker, half never applied a record: each watch asked RocksDB
+    for those 500 every second (a miss, so every assigned partition's store); now it asks nothing."""
+    keys = [run_key("gps", f"r{i}") for i in range(1000)]
+    topics = {run_topic("gps", f"r{i}") for i in range(1000)}
+    table = CountingTable({key.encode(): {"status": "active", "source_next": 3} for key in keys[:500]})
+    runs = OwnedRuns(table)
+    ends = {TopicPartition(run_topic(*key.split("/")), key_partition(key, settings.topic_partitions)): 0
+            for key in keys[500:]}
+    ends.update({TopicPartition(run_topic(*key.split("/")), key_partition(key, settings.topic_partitions)): 3
+                 for key in keys[:500]})
+
+    async def end_offsets(tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: ends[tp] for tp in tps}
+
+    assigned = {TopicPartition(control_topic.get_topic_name(), p) for p in range(settings.topic_partitions)}
+    monkeypatch.setattr(watchdog, "app", SimpleNamespace(consumer=SimpleNamespace(
+        assignment=lambda: assigned, _read_offset={})))
+    monkeypatch.setattr(watchdog, "gateway", SimpleNamespace(end_offsets=end_offsets))
+    monkeypatch.setattr(watchdog, "subscription", SimpleNamespace(subscribed=topics, listed=topics))
+    monkeypatch.setattr(watchdog, "owned", runs)
+    skipped = watchdog.SkippedRecords()
+
+    asyncio.run(skipped.watch())
+    assert table.reads == 1000                       # stale: the table is asked, as before
+    runs.load_all()
+    table.reads = 0
+    for _ in range(5):
+        asyncio.run(skipped.watch())
+    assert table.reads == 0
+    assert not skipped.behind                        # and every run is judged as before: none is behind

@@ -5,7 +5,7 @@ no worker holds any more."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 from faust.web import Request, Response, View
@@ -56,6 +56,13 @@ def query_day(request: Request, name: str, default: date) -> date:
         raise ApiError(422, f"invalid {name}", f"{name} must be a date, YYYY-MM-DD, got {raw!r}") from None
 
 
+async def on_days(request: Request, name: str, rows_on: Callable[[date], Awaitable[list]]) -> dict[str, Any]:
+    """`{from, to, name: rows}`: the archive's rows of each day of the request's range (`day_range`)."""
+    days = day_range(request)
+    return {"from": days[0].isoformat(), "to": days[-1].isoformat(),
+            name: [row for day in days for row in await rows_on(day)]}
+
+
 def day_range(request: Request) -> list[date]:
     """The days `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 7, today's included), at most MAX_DAYS."""
     today = datetime.now(timezone.utc).date()
@@ -91,9 +98,7 @@ class HistoryRuns(View):
         if device_id is not None:
             runs = await history.device_runs(path_id(device_id, "device_id"))
             return web.json_response({"device_id": device_id, "runs": runs})
-        days = day_range(request)
-        runs = [run for day in days for run in await history.runs_on(day)]
-        return web.json_response({"from": days[0].isoformat(), "to": days[-1].isoformat(), "runs": runs})
+        return web.json_response(await on_days(request, "runs", history.runs_on))
 
 
 @app.page("/history/{device_id}/{run_id}/summary")

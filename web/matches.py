@@ -27,7 +27,7 @@ from web.devices import path_id
 from web.errors import ApiError, not_found
 from models.queries import MAX_HISTORY_LIMIT, MatchHistoryQuery, RunsQuery, HistoryDaysQuery, MatchQuery, MatchTimelineQuery
 from models.responses import HistoryMatchesOut, MatchList, MatchOut, MatchTimelineOut, MatchWinProbabilityOut, Open
-from web.history import BAD_DAYS, day_range
+from web.history import BAD_DAYS, on_days
 from web.ingest import batch_checks
 from web.live import ROUTE_TIMEOUT_S, from_every_worker, on_owner, owner_url, push_changes, warm_router
 from web.openapi import CASSANDRA_AWAY, NO_OWNER, documented
@@ -213,9 +213,7 @@ class HistoryMatches(View):
     @documented("Archived matches that started on some days", tag="history", query=HistoryDaysQuery,
                 ok=HistoryMatchesOut, errors={422: BAD_DAYS, 503: CASSANDRA_AWAY})
     async def get(self, request: Request) -> Response:
-        days = day_range(request)
-        found = [m for day in days for m in await archive.matches_on(day)]
-        return web.json_response({"from": days[0].isoformat(), "to": days[-1].isoformat(), "matches": found})
+        return web.json_response(await on_days(request, "matches", archive.matches_on))
 
 
 @app.page("/history/matches/{match_id}")

@@ -37,6 +37,7 @@ def new_run(device_id: str, run_id: str, window_seconds: float, since: float = 0
         "excursions": {},            # trigger field -> True while its value is outside the range
         "silent": False,
         "alerts": 0,
+        "windows_closed": 0,         # closed windows ever kept in the run-window-chunks table (agents/owned.py)
     }
 
 
@@ -122,7 +123,7 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
            "excursions": excursions, "readings": state["readings"] + len(readings), "late": state["late"] + late,
            "first_t": first_t, "last_t": last_t, "last_received_at": received_at, "last_offset": offset,
            "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
-    return new, closed, [stamp_alert(new, a) for a in alerts]
+    return new, closed, stamp_alerts(new, alerts)
 
 
 def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: int, received_at: float,
@@ -168,7 +169,7 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
            "position": position, "excursions": excursions, "readings": state["readings"] + len(readings),
            "late": state["late"] + late, "first_t": first_t, "last_t": last_t, "last_received_at": received_at,
            "last_offset": offset, "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
-    return new, closed, [stamp_alert(new, a) for a in alerts]
+    return new, closed, stamp_alerts(new, alerts)
 
 
 def only_rows(columns: Columns, keep: np.ndarray) -> Columns:
@@ -210,7 +211,7 @@ def apply_silence(state: dict[str, Any], now: float) -> tuple[dict[str, Any], li
     alert = {"type": "data_delay", "silent_seconds": round(now - (state["last_received_at"] or now), 3),
              "t": state["last_t"]}
     new = {**state, "windows": windows, "silent": True, "alerts": state["alerts"] + 1}
-    return new, closed, [stamp_alert(new, alert)]
+    return new, closed, stamp_alerts(new, [alert])
 
 
 def apply_stop(state: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
@@ -219,8 +220,12 @@ def apply_stop(state: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
     return {**state, "windows": windows, "status": "finished"}, closed
 
 
-def stamp_alert(state: dict[str, Any], alert: dict[str, Any]) -> dict[str, Any]:
-    return {"device_id": state["device_id"], "run_id": state["run_id"], "seq": state["alerts"], **alert}
+def stamp_alerts(state: dict[str, Any], alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Number the alerts just counted into `state` 1, 2, ... across the run's life: the sequence number
+    is their key in Cassandra, so two alerts of one record must not share it."""
+    first = state["alerts"] - len(alerts) + 1
+    return [{"device_id": state["device_id"], "run_id": state["run_id"], "seq": first + i, **alert}
+            for i, alert in enumerate(alerts)]
 
 
 WINDOW_AGGREGATES = (("mean", "avg"), ("min", "min"), ("max", "max"), ("sum", "sum"), ("std", "std"))

@@ -125,7 +125,7 @@ async def workers_rate(folder: Path, count: int, device: str, runs: list[str], p
 
 @contextlib.contextmanager
 def sampled_into(profile: Profile, pid: int) -> Iterator[None]:
-    with sampled(pid) as filled:
+    with sampled(pid, keep=STACKS) as filled:
         yield
     profile.samples, profile.own, profile.total = filled.samples, filled.own, filled.total
 
@@ -151,6 +151,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return q[49], q[98]
 
 
+STACKS = Path(tempfile.gettempdir()) / "sports-prophet-process-stacks.txt"   # the last profile, collapsed
 PROBE_SLOW_MS = 1000.0           # a probe slower than this is an outlier the report names
 PROBE_GIVE_UP_S = 60.0
 RECOVERY_LOG = "were not delivered"      # agents/watchdog.py: records Faust skipped, read back
@@ -334,6 +335,7 @@ async def main() -> None:
     if profile is not None:
         print("\nwhere one worker's time goes in steady state (py-spy, the last pass):")
         print(profile.table(10))
+        print(f"(collapsed stacks, for a flame graph: {STACKS})")
 
 
 if __name__ == "__main__":

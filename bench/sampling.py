@@ -70,9 +70,10 @@ PY_SPY = Path(sys.executable).with_name("py-spy")      # installed in the virtua
 
 
 @contextmanager
-def sampled(pid: int, rate: int = 200) -> Iterator[Profile]:
+def sampled(pid: int, rate: int = 200, keep: Path | None = None) -> Iterator[Profile]:
     """Sample `pid` (idle threads left out) for the duration of the block; the yielded Profile is
-    filled when the block ends."""
+    filled when the block ends. `keep`: where to copy py-spy's collapsed stacks (for flamegraph.pl,
+    speedscope, or reading callers)."""
     profile = Profile()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "stacks.txt"
@@ -86,5 +87,7 @@ def sampled(pid: int, rate: int = 200) -> Iterator[Profile]:
             _, err = spy.communicate(timeout=60)
         if not out.exists():
             raise RuntimeError(f"py-spy wrote no profile: {err.decode(errors='replace')[-500:]}")
+        if keep is not None:
+            keep.write_text(out.read_text())
         filled = parse_collapsed(out.read_text())
         profile.samples, profile.own, profile.total = filled.samples, filled.own, filled.total

@@ -120,3 +120,16 @@ def test_window_columns_are_the_keys_of_a_window_row_whatever_the_data():
     state, closed, _ = fold(track(100))
     row = run_state.window_row(closed[0])
     assert run_state.window_columns(["latitude", "longitude"]) == list(row)
+
+
+def test_alerts_of_one_record_get_their_own_sequence_numbers():
+    """The sequence number is an alert's key in Cassandra: two alerts of one record must not share it."""
+    readings = [{"t": 1.0 + i, "data": {"hr": hr, "temp": temp}} for i, (hr, temp) in
+                enumerate([(120, 20.0), (190, 45.0), (120, 20.0), (195, 20.0)])]
+    state = run_state.new_run("band", "r1", 5.0)
+    state["config"]["triggers"] = {"hr": [40.0, 180.0], "temp": [0.0, 40.0]}
+    for apply in (run_state.apply_readings, run_state.apply_burst):
+        _, _, first = apply(state, readings[:2], 0, 0.0, GRACE)
+        after, _, more = apply(state, readings, 0, 0.0, GRACE)
+        assert [a["seq"] for a in first] == [1, 2] and [a["field"] for a in first] == ["hr", "temp"]
+        assert [a["seq"] for a in more] == [1, 2, 3] and after["alerts"] == 3

@@ -11,7 +11,6 @@ from marshmallow import Schema, fields, validate
 
 from agents.stats import AGG_CHOICES
 from models.device import FIELD_NAME_RULE, IDENTIFIER_RULE
-from models.match import MATCH_ID
 from sports_prophet.config import settings
 
 DEFAULT_MESSAGES = 100          # GET /get-topic-messages
@@ -56,7 +55,7 @@ class PathParameters(Schema):
                                        "example": "run_001.csv"})
     asset = fields.String(required=True, metadata={"description": "A file of the bundled Swagger UI",
                                                    "example": "swagger-ui.css"})
-    match_id = MATCH_ID
+    match_id = identifier("The match: the run id of its event feed (device match_events)", "match_001", required=True)
 
 
 class TopicMessagesQuery(Schema):
@@ -91,10 +90,13 @@ class LiveQuery(Schema):
     local = fields.String(metadata={"description": "Any value: only this worker's runs (what workers merge)"})
 
 
-class HistoryRunsQuery(Schema):
-    device_id = identifier("A device whose archived runs to list (then `from` and `to` are not used)", "gps_1")
+class HistoryDaysQuery(Schema):
     from_ = fields.Date(data_key="from", metadata={"description": "First day (YYYY-MM-DD, UTC); default 6 days ago"})
     to = fields.Date(metadata={"description": f"Last day; default today; at most {MAX_DAYS} days after `from`"})
+
+
+class HistoryRunsQuery(HistoryDaysQuery):
+    device_id = identifier("A device whose archived runs to list (then `from` and `to` are not used)", "gps_1")
 
 
 class HistoryReadingsQuery(Schema):
@@ -112,3 +114,15 @@ class HistoryWindowsQuery(Schema):
 
 class HistoryAlertsQuery(Schema):
     limit = count("Most alerts", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
+
+
+class MatchQuery(Schema):
+    points = fields.String(metadata={"description": "Any value: add the win-probability series (`points`)"})
+
+
+class MatchTimelineQuery(Schema):
+    last = count("How many of the newest timeline entries", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
+
+
+class MatchHistoryQuery(Schema):
+    limit = count("Most entries, oldest first", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)

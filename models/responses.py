@@ -277,3 +277,48 @@ class ApiIndex(Schema):
     docs = fields.String(required=True)
     openapi = fields.String(required=True)
     routes = fields.List(fields.String(), required=True, metadata={"example": ["GET /devices"]})
+
+
+# ------------------------------------------------------------------ matches
+
+class Open(Schema):
+    """A body whose listed fields are always there; others may follow (the match blocks grow)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class MatchOut(Open):
+    """GET /matches/{match_id}: agents/match_state.py `summary`."""
+
+    match_id = fields.String(required=True)
+    status = fields.String(required=True)
+    period = nullable(fields.Raw)
+    minute = nullable()
+    score = fields.Dict(required=True, metadata={"description": "Goals per side: home, away"})
+    teams = fields.Dict(required=True, metadata={"description": "Per side: shots, on target, xG, possession, cards"})
+    win_probability = nullable(fields.Dict, metadata={"description": "home, draw, away: probabilities summing to 1"})
+    points = fields.List(fields.Dict(), metadata={"description": "With ?points=1: the win probability over the match"})
+
+
+class MatchList(Schema):
+    matches = fields.List(fields.Nested(MatchOut), required=True)
+    unreachable_workers = fields.List(fields.String(), metadata={"description": "Workers that did not answer"})
+
+
+class MatchTimelineOut(Schema):
+    match_id = fields.String(required=True)
+    timeline = fields.List(fields.Dict(), required=True, metadata={
+        "description": "Events but passes and carries, oldest first, each with the score and win probability after it"})
+
+
+class MatchWinProbabilityOut(Open):
+    match_id = fields.String(required=True)
+    win_probability = nullable(fields.Dict)
+    points = fields.List(fields.Dict(), required=True)
+
+
+class HistoryMatchesOut(Schema):
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
+    matches = fields.List(fields.Dict(), required=True)

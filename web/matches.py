@@ -20,12 +20,13 @@ from faust.web import Request, Response, View
 from agents import matches
 from agents.match_state import MatchEventError, apply_events, new_match, summary
 from cql import matches as archive
-from models.match import (EVENTS_DEVICE, MAX_MATCH_LIMIT, HistoryLimitQuery, HistoryMatchesQuery, MatchList,
-                          MatchOut, MatchQuery, MatchTimelineOut, TimelineQuery, WinProbabilityOut)
+from models.match import EVENTS_DEVICE
 from models.run import StampedReading
 from sports_prophet.app import app, guard
 from web.devices import path_id
 from web.errors import ApiError, not_found
+from models.queries import MAX_HISTORY_LIMIT, MatchHistoryQuery, RunsQuery, HistoryDaysQuery, MatchQuery, MatchTimelineQuery
+from models.responses import HistoryMatchesOut, MatchList, MatchOut, MatchTimelineOut, MatchWinProbabilityOut, Open
 from web.history import BAD_DAYS, day_range
 from web.ingest import batch_checks
 from web.live import ROUTE_TIMEOUT_S, from_every_worker, on_owner, owner_url, push_changes, warm_router
@@ -34,11 +35,9 @@ from web.params import query_int
 
 MatchHandler = Callable[[View, Request, str], Awaitable[Response]]
 BAD_MATCH_ID = "A match_id that breaks ^[A-Za-z0-9_-]{1,64}$"
-UNKNOWN_MATCH = "No events for the match"
-LIVE_ERRORS = {400: BAD_MATCH_ID, 404: UNKNOWN_MATCH, 503: NO_OWNER}
-ARCHIVED_ERRORS = {400: BAD_MATCH_ID, 404: "The archive has no such match (unknown, or not written yet)",
-                   503: CASSANDRA_AWAY}
-BAD_LIMIT = f"A count that is not 1 to {MAX_MATCH_LIMIT} in ASCII digits"
+LIVE_MATCH_ERRORS = {400: BAD_MATCH_ID, 404: "No events for the match", 503: NO_OWNER}
+ARCHIVED_MATCH_ERRORS = {400: BAD_MATCH_ID, 404: "The archive has nothing of the match (unknown, or not written yet)",
+                         503: CASSANDRA_AWAY}
 
 
 def answered_by_owner(handler: MatchHandler) -> MatchHandler:
@@ -72,7 +71,7 @@ def live_view(match_id: str, with_points: bool) -> dict[str, Any]:
 class Matches(View):
     """Every match the workers know, gathered from each worker (`?local=1`: this worker's only)."""
 
-    @documented("Every match any worker knows", tag="matches", query=MatchQuery, ok=MatchList)
+    @documented("Every match any worker knows", tag="matches", query=RunsQuery, ok=MatchList)
     async def get(self, request: Request) -> Response:
         if request.query.get("local"):
             return web.json_response({"matches": matches.local_matches()})
@@ -86,8 +85,8 @@ class MatchSummary(View):
     """Score, per-side shots, shots on target, xG, possession share, cards and substitutions, the
     period and minute, and the win probability; `?points=1` adds the win-probability series."""
 
-    @documented("A match now: score, stats per side, win probability", tag="matches", query=MatchQuery,
-                ok=MatchOut, errors=LIVE_ERRORS)
+    @documented("A match's score, per-side stats and win probability", tag="matches", query=MatchQuery, ok=MatchOut,
+                errors=LIVE_MATCH_ERRORS)
     @answered_by_owner
     async def get(self, request: Request, match_id: str) -> Response:
         return web.json_response(live_view(match_id, bool(request.query.get("points"))))
@@ -98,12 +97,12 @@ class MatchTimeline(View):
     """Every event but passes and carries, oldest first, each with the score and win probability
     after it; `last=N` (default all the live table keeps)."""
 
-    @documented("A match's timeline: every event but passes and carries", tag="matches", query=TimelineQuery,
-                ok=MatchTimelineOut, errors={**LIVE_ERRORS, 422: BAD_LIMIT})
+    @documented("A match's timeline, oldest first", tag="matches", query=MatchTimelineQuery, ok=MatchTimelineOut,
+                errors={**LIVE_MATCH_ERRORS, 422: "`last` out of range or not in ASCII digits"})
     @answered_by_owner
     async def get(self, request: Request, match_id: str) -> Response:
-        last = query_int(request, "last", MAX_MATCH_LIMIT, MAX_MATCH_LIMIT)
         entries = local_match(match_id)["timeline"]
+        last = query_int(request, "last", len(entries) or 1, MAX_HISTORY_LIMIT)
         return web.json_response({"match_id": match_id, "timeline": entries[-last:]})
 
 
@@ -111,8 +110,8 @@ class MatchTimeline(View):
 class MatchWinProbability(View):
     """The home win / draw / away win probability now, and after each timeline event and each minute."""
 
-    @documented("A match's win probability now and over the match", tag="matches", ok=WinProbabilityOut,
-                errors=LIVE_ERRORS)
+    @documented("A match's win probability, now and over the match", tag="matches", ok=MatchWinProbabilityOut,
+                errors=LIVE_MATCH_ERRORS)
     @answered_by_owner
     async def get(self, request: Request, match_id: str) -> Response:
         body = live_view(match_id, True)
@@ -211,8 +210,8 @@ async def archived_match(match_id: str) -> dict[str, Any]:
 class HistoryMatches(View):
     """Archived matches whose first event fell on the days `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 7)."""
 
-    @documented("Archived matches by the day of their first event", tag="history", query=HistoryMatchesQuery,
-                ok=MatchList, errors={422: BAD_DAYS, 503: CASSANDRA_AWAY})
+    @documented("Archived matches that started on some days", tag="history", query=HistoryDaysQuery,
+                ok=HistoryMatchesOut, errors={422: BAD_DAYS, 503: CASSANDRA_AWAY})
     async def get(self, request: Request) -> Response:
         days = day_range(request)
         found = [m for day in days for m in await archive.matches_on(day)]
@@ -221,27 +220,28 @@ class HistoryMatches(View):
 
 @app.page("/history/matches/{match_id}")
 class HistoryMatch(View):
-    @documented("An archived match", tag="history", ok=MatchOut, errors=ARCHIVED_ERRORS)
+    @documented("An archived match's summary", tag="history", ok=Open, errors=ARCHIVED_MATCH_ERRORS)
     async def get(self, request: Request, match_id: str) -> Response:
         return web.json_response(await archived_match(match_id))
 
 
 @app.page("/history/matches/{match_id}/timeline")
 class HistoryMatchTimeline(View):
-    @documented("An archived match's timeline", tag="history", query=HistoryLimitQuery, ok=MatchTimelineOut,
-                errors={**ARCHIVED_ERRORS, 422: BAD_LIMIT})
+    @documented("An archived match's timeline", tag="history", query=MatchHistoryQuery, ok=MatchTimelineOut,
+                errors={**ARCHIVED_MATCH_ERRORS, 422: "`limit` out of range or not in ASCII digits"})
     async def get(self, request: Request, match_id: str) -> Response:
-        limit = query_int(request, "limit", MAX_MATCH_LIMIT, MAX_MATCH_LIMIT)
+        limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         await archived_match(match_id)
         return web.json_response({"match_id": match_id, "timeline": await archive.timeline(match_id, limit)})
 
 
 @app.page("/history/matches/{match_id}/win-probability")
 class HistoryMatchWinProbability(View):
-    @documented("An archived match's win probability over the match", tag="history", query=HistoryLimitQuery,
-                ok=WinProbabilityOut, errors={**ARCHIVED_ERRORS, 422: BAD_LIMIT})
+    @documented("An archived match's win probability over the match", tag="history", query=MatchHistoryQuery,
+                ok=MatchWinProbabilityOut,
+                errors={**ARCHIVED_MATCH_ERRORS, 422: "`limit` out of range or not in ASCII digits"})
     async def get(self, request: Request, match_id: str) -> Response:
-        limit = query_int(request, "limit", MAX_MATCH_LIMIT, MAX_MATCH_LIMIT)
+        limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         found = await archived_match(match_id)
         return web.json_response({"match_id": match_id, "win_probability": found["win_probability"],
                                   "points": await archive.probabilities(match_id, limit)})

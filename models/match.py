@@ -72,3 +72,4 @@ class MatchSetupSchema(Schema):
                               validate=validate.Range(min=0.05, max=10, error="expected goals from 0.05 to 10"))
     away_goals = fields.Float(load_default=None, allow_none=True, allow_nan=False,
                               validate=validate.Range(min=0.05, max=10, error="expected goals from 0.05 to 10"))
+

@@ -87,6 +87,7 @@ class RunConfigOut(Schema):
     window_seconds = Number(required=True)
     table_preappend = nullable(fields.String)
     motion = fields.Dict(required=True)
+    match = fields.Dict(allow_none=True, metadata={"description": "A match feed's sides and pre-match strength"})
 
 
 class StreamStarted(RunIds):

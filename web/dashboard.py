@@ -270,11 +270,12 @@ class Live(View):
     """WebSocket: every active run's summary as it changes (`?device_id=` for one device's runs),
     and a match's events; `?local=1` serves only this worker's runs (what other workers merge)."""
 
-    @websocket("Follow every active run and a match's events", tag="dashboard", query=LiveQuery,
+    @websocket("Follow every active run and a match's events and state", tag="dashboard", query=LiveQuery,
                errors={400: "A device_id that breaks ^[A-Za-z0-9_-]{1,64}$"}, messages={
-                   "client": '{"type": "follow", "match": id}: also send that match\'s events',
+                   "client": '{"type": "follow", "match": id}: also send that match\'s events and state',
                    "server": {"runs": '{"type": "runs", "runs": {key: summary}}: the active runs that changed',
                               "events": '{"type": "events", "match": id, "events": [...], "reset"?: true}',
+                              "match": '{"type": "match", "match": GET /matches/{id}?points=1\'s body}: on change',
                               "error": '{"type": "error", "error", "detail"}: a bad message; the socket stays open'},
                    "close_codes": {"4401": "no token", "4403": "a token that does not grant reads"}})
     async def get(self, request: Request) -> web.WebSocketResponse:

@@ -149,9 +149,11 @@ class IngestBatch(View):
                 description="A JSON array of readings, one reading, or NDJSON (one per line). Answered "
                             "once Kafka has acknowledged; the first reading of a run creates its topic.",
                 errors={400: f"{BAD_ID}; the body is empty, not UTF-8, not JSON or NDJSON", 404: UNKNOWN_DEVICE,
-                        409: WRONG_PARTITIONS, 413: TOO_LARGE,
+                        409: f"{WRONG_PARTITIONS}; or an event for a finished match (device match_events)",
+                        413: TOO_LARGE,
                         422: "Readings that do not fit the device's schema (`detail` names each index and field), "
-                             "or none", 429: RATE_LIMITED, 503: BOTH_AWAY})
+                             "or none; a match feed's event its match cannot take (`detail`: its index and the "
+                             "problem)", 429: RATE_LIMITED, 503: BOTH_AWAY})
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
         device = await device_for_run(device_id, run_id)
         try:

@@ -24,6 +24,7 @@ from openapi_spec_validator import validate
 from yarl import URL
 
 from cql.session import session
+from models.match import EVENT_SCHEMA, EVENTS_DEVICE
 from sports_prophet.ops.worker_process import free_port
 from tests.integration.conftest import GPS_SCHEMA, REPO, TEST_ENV, Worker, create_topic, unique, wait_for
 from tests.integration.test_dashboard import page  # noqa: F401  (the real-browser fixture)
@@ -115,12 +116,13 @@ class Context:
     plain: str
     phone: str
     busy: str
+    match: str
     new: str = "nobody_" + uuid.uuid4().hex[:8]
     bad: str = "bad.id"
 
     def fill(self, template: str) -> str:
         """The template with these ids; other braces (a query's `{table}`) stay."""
-        return re.sub(r"\{(dev|run|plain|phone|busy|new|bad)\}", lambda m: getattr(self, m[1]), template)
+        return re.sub(r"\{(dev|run|plain|phone|busy|match|new|bad)\}", lambda m: getattr(self, m[1]), template)
 
 
 async def register(http, worker: Worker, schema: dict[str, str]) -> str:
@@ -142,7 +144,19 @@ async def context(http, api_worker) -> Context:
     async def known() -> bool:
         return (await call(http, "GET", f"{api_worker.url}/runs/{dev}/{run}"))[0] == 200
     await wait_for(known, timeout=60, what=f"run {dev}/{run} on the worker")
-    return Context(dev, run, plain, phone, busy)
+    return Context(dev, run, plain, phone, busy, await start_match(http, api_worker))
+
+
+async def start_match(http, worker: Worker) -> str:
+    """A match the worker knows: the match_events feed's first event (its kickoff)."""
+    assert (await call(http, "POST", f"{worker.url}/register-device",
+                       json={"device_name": EVENTS_DEVICE, "schema": EVENT_SCHEMA}))[0] in (201, 409)
+    match = unique("match")
+    kickoff = {"timestamp": 1_767_225_600, "minute": 0.0, "event": "kickoff", "team": "", "player": "", "xg": 0.0,
+               "detail": ""}
+    status, body = await call(http, "POST", f"{worker.url}/ingest/{EVENTS_DEVICE}/{match}", json=[kickoff])
+    assert status == 200, body
+    return match
 
 
 def many_fixes(count: int) -> list[dict[str, Any]]:
@@ -223,6 +237,23 @@ ERROR_CASES: dict[tuple[str, str, int], tuple[str, dict[str, Any]]] = {
     ("GET", "/get-topic-messages/{device_id}/{run_id}", 422): ("/get-topic-messages/{dev}/{run}", {"params": {"limit": "0"}}),
     ("DELETE", "/delete-topic/{device_id}/{run_id}", 400): ("/delete-topic/{bad}/{run}", {}),
     ("DELETE", "/delete-topic/{device_id}/{run_id}", 404): ("/delete-topic/{dev}/{new}", {}),
+    ("GET", "/matches/{match_id}", 400): ("/matches/{bad}", {}),
+    ("GET", "/matches/{match_id}", 404): ("/matches/{new}", {}),
+    ("GET", "/matches/{match_id}/timeline", 400): ("/matches/{bad}/timeline", {}),
+    ("GET", "/matches/{match_id}/timeline", 404): ("/matches/{new}/timeline", {}),
+    ("GET", "/matches/{match_id}/timeline", 422): ("/matches/{match}/timeline", {"params": {"last": "0"}}),
+    ("GET", "/matches/{match_id}/win-probability", 400): ("/matches/{bad}/win-probability", {}),
+    ("GET", "/matches/{match_id}/win-probability", 404): ("/matches/{new}/win-probability", {}),
+    ("GET", "/history/matches", 422): ("/history/matches", {"params": {"from": "2026-13-01"}}),
+    ("GET", "/history/matches/{match_id}", 400): ("/history/matches/{bad}", {}),
+    ("GET", "/history/matches/{match_id}", 404): ("/history/matches/{new}", {}),
+    ("GET", "/history/matches/{match_id}/timeline", 400): ("/history/matches/{bad}/timeline", {}),
+    ("GET", "/history/matches/{match_id}/timeline", 404): ("/history/matches/{new}/timeline", {}),
+    ("GET", "/history/matches/{match_id}/timeline", 422): ("/history/matches/{match}/timeline", {"params": {"limit": "0"}}),
+    ("GET", "/history/matches/{match_id}/win-probability", 400): ("/history/matches/{bad}/win-probability", {}),
+    ("GET", "/history/matches/{match_id}/win-probability", 404): ("/history/matches/{new}/win-probability", {}),
+    ("GET", "/history/matches/{match_id}/win-probability", 422): ("/history/matches/{match}/win-probability",
+                                                                  {"params": {"limit": "0"}}),
 }
 
 
@@ -259,7 +290,8 @@ async def prepare_case(http, worker: Worker, context: Context, key: tuple[str, s
 def ok_path(path: str, context: Context) -> str:
     """A route's path with the ids of a registered device and a known run."""
     return path.replace("{device_id}", context.dev).replace("{run_id}", context.run).replace(
-        "{filename}", f"{context.run}.csv").replace("{name}", "common.js").replace("{asset}", "docs.js")
+        "{filename}", f"{context.run}.csv").replace("{name}", "common.js").replace("{asset}", "docs.js").replace(
+        "{match_id}", context.match)
 
 
 def conforms(document: dict[str, Any], method: str, path: str, status: int, body: Any) -> bool:
@@ -355,10 +387,16 @@ async def unanswered_owner(http, a: Worker, b: Worker, routes: set[tuple[str, st
         _, local = await call(http, "GET", f"{b.url}/runs?local=1")
         return [r["run_id"] for r in local["runs"] if r["device_id"] == device]
     run = (await wait_for(owned_by_b, timeout=60, what="a run owned by worker b"))[0]
+    matches = [await start_match(http, a) for _ in range(8)]
+
+    async def match_of_b() -> list[str]:
+        _, local = await call(http, "GET", f"{b.url}/matches?local=1")
+        return [m["match_id"] for m in local["matches"] if m["match_id"] in matches]
+    match = (await wait_for(match_of_b, timeout=60, what="a match owned by worker b"))[0]
     os.kill(b.proc.pid, signal.SIGSTOP)
     try:
         answers = await asyncio.gather(*(call(http, method, a.url + path.replace("{device_id}", device).replace(
-            "{run_id}", run)) for method, path in sorted(routes)))
+            "{run_id}", run).replace("{match_id}", match)) for method, path in sorted(routes)))
     finally:
         os.kill(b.proc.pid, signal.SIGCONT)
     return {(method, path) for (method, path), (status, body) in zip(sorted(routes), answers)

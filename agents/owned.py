@@ -10,8 +10,59 @@ from sports_prophet.config import settings
 # Table keys are raw bytes (key_type=bytes selects Faust's raw codec): routing a query hashes the
 # serialized key, which must hash to the partition the gateway's raw record key went to.
 runs = app.Table("runs", default=None, key_type=bytes, partitions=settings.topic_partitions)
-run_windows = app.Table("run-windows", default=list, key_type=bytes, partitions=settings.topic_partitions)
-run_alerts = app.Table("run-alerts", default=list, key_type=bytes, partitions=settings.topic_partitions)
+window_chunks = app.Table("run-window-chunks", default=list, key_type=bytes, partitions=settings.topic_partitions)
+alert_chunks = app.Table("run-alert-chunks", default=list, key_type=bytes, partitions=settings.topic_partitions)
+
+CHUNK_ROWS = 50
+
+
+class RunRows:
+    """A run's newest rows (closed windows, alerts), oldest first, in a table as chunks of CHUNK_ROWS:
+    row i of the run is in chunk i // CHUNK_ROWS, under the key `<run key>#<chunk>`. Appending rewrites
+    the last chunk only: kept as one list per run, a 90-minute run's 1,080 windows (400 kB) were
+    serialised, written to RocksDB and sent to the changelog again at every record that closed one.
+    The run's state holds how many rows were ever appended (`count`), written in the same step."""
+
+    def __init__(self, table: Any, keep: int) -> None:
+        self.table = table
+        self.keep = keep
+
+    @staticmethod
+    def chunk_key(key: str, chunk: int) -> bytes:
+        return f"{key}#{chunk}".encode()
+
+    def append(self, key: str, count: int, rows: list[dict[str, Any]]) -> int:
+        """Add rows after the run's first `count`; drop the chunks all older than the last `keep`.
+        Returns the new count."""
+        total = count + len(rows)
+        done = 0
+        while done < len(rows):
+            chunk, at = divmod(count + done, CHUNK_ROWS)
+            take = rows[done:done + CHUNK_ROWS - at]
+            self.table[self.chunk_key(key, chunk)] = (self.table[self.chunk_key(key, chunk)][:at] if at else []) + take
+            done += len(take)
+        self._drop(key, max(0, count - self.keep) // CHUNK_ROWS, max(0, total - self.keep) // CHUNK_ROWS)
+        return total
+
+    def read(self, key: str, count: int) -> list[dict[str, Any]]:
+        """The last `keep` of the run's `count` rows."""
+        first = max(0, count - self.keep)
+        rows: list[dict[str, Any]] = []
+        for chunk in range(first // CHUNK_ROWS, (count + CHUNK_ROWS - 1) // CHUNK_ROWS):
+            rows += self.table[self.chunk_key(key, chunk)]
+        return rows[first % CHUNK_ROWS:]
+
+    def clear(self, key: str, count: int) -> None:
+        self._drop(key, max(0, count - self.keep) // CHUNK_ROWS, (count + CHUNK_ROWS - 1) // CHUNK_ROWS)
+
+    def _drop(self, key: str, first: int, stop: int) -> None:
+        for chunk in range(first, stop):
+            if self.chunk_key(key, chunk) in self.table:
+                del self.table[self.chunk_key(key, chunk)]
+
+
+run_windows = RunRows(window_chunks, settings.window_history)
+run_alerts = RunRows(alert_chunks, settings.alert_history)
 
 
 class OwnedRuns:

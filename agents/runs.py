@@ -215,7 +215,7 @@ async def apply(record: Record) -> None:
     closed: list[dict] = []
     alerts: list[dict] = []
     if kind == "readings":
-        state, closed, alerts = run_state.apply_readings(state, value["readings"], record.offset,
+        state, closed, alerts = run_state.apply_burst(state, value["readings"], record.offset,
                                                          value["received_at"], settings.grace_seconds,
                                                          value.get("time_field"))
     elif kind == "config":
@@ -234,20 +234,22 @@ async def apply(record: Record) -> None:
         return
     if from_run_topic:
         state = {**state, "source_next": record.offset + 1}
+    rows = [run_state.window_row(w) for w in closed]
+    if rows:
+        state = {**state, "windows_closed": run_windows.append(key, state.get("windows_closed", 0), rows)}
+    if alerts:
+        run_alerts.append(key, state["alerts"] - len(alerts), alerts)
     owned.put(key, state)
     metrics.records_processed.labels(kind).inc()
     run_changes.notify(key)
     finishing = state["status"] == "finished" and not was_finished
     if finishing:
         _summarized_at.pop(key, None)
-    if closed:
-        rows = [run_state.window_row(w) for w in closed]
-        run_windows[key.encode()] = (run_windows[key.encode()] + rows)[-settings.window_history:]
+    if rows:
         for row in rows:
             await outputs_topic.send(key=key.encode(), value={"type": "window", "device_id": state["device_id"],
                                                               "run_id": state["run_id"], "row": row})
     if alerts:
-        run_alerts[key.encode()] = (run_alerts[key.encode()] + alerts)[-settings.alert_history:]
         for alert in alerts:
             await alerts_topic.send(key=key.encode(), value=alert)
             await outputs_topic.send(key=key.encode(), value={"type": "alert", "alert": alert})
@@ -277,9 +279,10 @@ async def forget_run(key: str, deleted: dict[str, Any]) -> None:
     state = owned.get(key)
     if state is not None and state.get("since", 0.0) >= deleted["at"]:
         return
+    if state is not None:
+        run_windows.clear(key, state.get("windows_closed", 0))
+        run_alerts.clear(key, state.get("alerts", 0))
     owned.put(key, run_state.deleted_run(deleted["device_id"], deleted["run_id"], deleted["at"]))
-    run_windows[key.encode()] = []
-    run_alerts[key.encode()] = []
     skipped.forget(run_topic(deleted["device_id"], deleted["run_id"]))
     _summarized_at.pop(key, None)
     run_changes.notify(key)

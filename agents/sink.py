@@ -16,11 +16,11 @@ marks the run archived and it leaves both subscriptions.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 SINK_GROUP = f"{settings.app_id}-sink"
 OBSERVE_EVERY_S = 1.0          # how often the poll loop notes its progress in `keeping_up`
 BEHIND_AFTER_S = 10.0          # records in Kafka this long and still unwritten make /health say the sink is behind
+COMMITTED_TIMEOUT_S = 2.0      # how long the lag count waits for a partition's committed offset
 
 
 def record_writes(topic: str, offset: int, value: dict[str, Any]) -> list[Write]:
@@ -91,7 +92,7 @@ class ArchiveSink:
         if not polled:
             return
         writes = [w for tp, messages in polled.items() for m in messages
-                  for w in record_writes(tp.topic, m.offset, json.loads(m.value))]
+                  for w in record_writes(tp.topic, m.offset, orjson.loads(m.value))]
         await self.writer.write(writes)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in polled.items()}
         try:
@@ -121,9 +122,13 @@ class ArchiveSink:
         ends = self.end_offsets()
         for tp in [tp for tp in ends if tp not in self.committed]:
             try:
-                self.committed[tp] = await self.consumer.committed(tp) or 0
+                self.committed[tp] = await asyncio.wait_for(self.consumer.committed(tp), COMMITTED_TIMEOUT_S) or 0
             except (AssertionError, KafkaError):     # revoked by a rebalance meanwhile: not ours to count
                 del ends[tp]
+            except asyncio.TimeoutError:
+                # Kafka is away and aiokafka asks for ever: /health and /metrics answer without these.
+                ends = {tp: end for tp, end in ends.items() if tp in self.committed}
+                break
         self.keeping_up.observe(self.committed, ends, time.time())
         return sum(max(0, end - self.committed[tp]) for tp, end in ends.items())
 

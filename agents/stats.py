@@ -13,7 +13,10 @@ import math
 import numbers
 from typing import Any
 
+import numpy as np
+
 FieldState = dict[str, Any]
+Columns = dict[str, tuple[np.ndarray, np.ndarray]]     # field -> (reading indices, values), see numeric_columns
 RunState = dict[str, FieldState]
 FieldResult = dict[str, Any]
 RunResult = dict[str, FieldResult]
@@ -32,12 +35,38 @@ AGG_CHOICES: tuple[str, ...] = (*AGG_TYPES, "all")
 
 def is_numeric(value: object) -> bool:
     """True for finite real numbers; bools are flags, not measurements, and
-    NaN/inf would poison every later mean, so both are excluded."""
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    NaN/inf would poison every later mean, so both are excluded, as are ints
+    past a float's range (10**400 has no float value)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def numeric_columns(readings: list[dict[str, Any]], skip: str | None = None) -> Columns:
+    """A burst of readings as columns: for each field, the indices of the readings where it is a finite
+    number (`is_numeric`) and those values. Columns of plain ints and floats, the usual case, are
+    converted by numpy in one call; a column with other types is filtered value by value."""
+    names = set().union(*map(dict.keys, readings))
+    names.discard(skip)
+    columns: Columns = {}
+    for name in names:
+        column = [reading.get(name) for reading in readings]
+        if set(map(type, column)) <= {float, int}:
+            try:
+                values = np.array(column, dtype=np.float64)
+            except OverflowError:                # an int past float's range: judged value by value
+                values = None
+            if values is not None:
+                rows = np.flatnonzero(np.isfinite(values))
+                columns[name] = (rows, values[rows])
+                continue
+        rows = np.array([i for i, value in enumerate(column) if is_numeric(value)], dtype=np.int64)
+        if len(rows):
+            columns[name] = (rows, np.array([float(column[i]) for i in rows], dtype=np.float64))
+    return {name: column for name, column in columns.items() if len(column[0])}
 
 
 class FieldStats:
@@ -71,6 +100,17 @@ class FieldStats:
             "max": x if state["max"] is None else max(state["max"], x),
             "sum": state["sum"] + x,
         }
+
+    def add_many(self, state: FieldState, values: np.ndarray) -> FieldState:
+        """Fold a burst of finite values in at once: the burst's own count, mean and squared deviations
+        (two-pass, in numpy), merged with Chan's formula; equal to folding `add` value by value to
+        rounding (tests/unit/test_batch.py)."""
+        if not len(values):
+            return state
+        mean = float(values.mean())
+        burst = {"count": int(len(values)), "mean": mean, "m2": float(np.square(values - mean).sum()),
+                 "min": float(values.min()), "max": float(values.max()), "sum": float(values.sum())}
+        return self.merge(state, burst)
 
     def merge(self, a: FieldState, b: FieldState) -> FieldState:
         """Combine two partial states (Chan et al.'s parallel formula), so
@@ -125,6 +165,16 @@ class RunStats:
         for name, value in reading.items():
             if is_numeric(value):
                 new[name] = _FIELD.add(new.get(name) or _FIELD.initial(), value)
+        return new
+
+    def add_columns(self, state: RunState, columns: Columns, start: int = 0, stop: int | None = None) -> RunState:
+        """Fold the readings [start, stop) of a burst in, field by field (see `numeric_columns`)."""
+        new = dict(state)
+        for name, (rows, values) in columns.items():
+            a = int(np.searchsorted(rows, start))
+            b = len(rows) if stop is None else int(np.searchsorted(rows, stop))
+            if b > a:
+                new[name] = _FIELD.add_many(new.get(name) or _FIELD.initial(), values[a:b])
         return new
 
     def merge(self, a: RunState, b: RunState) -> RunState:
@@ -214,6 +264,44 @@ class WindowBuffer:
         new = {"open": {**state["open"], key: window}, "watermark": watermark, "closed_until": closed_until}
         new, closed = self.close_until(new, watermark - grace)
         return new, closed, False
+
+    def add_burst(self, state: dict[str, Any], ts: np.ndarray, columns: Columns, size: float,
+                  grace: float) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+        """Add a burst of readings at once: `ts` their event times in ascending order, `columns` their
+        fields indexed by position in `ts`. Returns (new_state, closed_windows, late count), equal to
+        calling `add` reading by reading (tests/unit/test_batch.py).
+
+        In time order a reading can only be late against the watermark the burst started with (its
+        own window ends after every earlier reading of the burst), so the late ones are a prefix and
+        the rest fall into consecutive windows, each folded in with one `add_columns`."""
+        if not grace >= 0:
+            raise ValueError(f"grace must be >= 0, got {grace!r}")
+        if not size > 0:
+            raise ValueError(f"window size must be > 0, got {size!r}")
+        starts = np.floor(ts / size) * size
+        ends = starts + size
+        watermark, closed_until = state["watermark"], state["closed_until"]
+        on_time = np.ones(len(ts), dtype=bool)
+        if watermark is not None:
+            on_time &= ends > watermark - grace
+        if closed_until is not None:
+            on_time &= ends > closed_until
+        first = int(np.argmax(on_time)) if on_time.any() else len(ts)
+        if first == len(ts):
+            return state, [], first
+        opened = dict(state["open"])
+        bounds = [first, *(np.flatnonzero(np.diff(starts[first:])) + first + 1).tolist(), len(ts)]
+        for a, b in zip(bounds, bounds[1:]):
+            start = float(starts[a])
+            key = str(start)
+            window = opened.get(key) or {"start": start, "end": start + size, "count": 0, "stats": _RUN.initial()}
+            opened[key] = {**window, "count": window["count"] + (b - a),
+                           "stats": _RUN.add_columns(window["stats"], columns, a, b)}
+        last = float(ts[-1])
+        watermark = last if watermark is None else max(watermark, last)
+        new, closed = self.close_until({"open": opened, "watermark": watermark, "closed_until": closed_until},
+                                       watermark - grace)
+        return new, closed, first
 
     def close_until(self, state: dict[str, Any], watermark: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Close every window ending at or before ``watermark``; also used with

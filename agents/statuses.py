@@ -15,6 +15,7 @@ from agents.topics import declare_unconsumed_topics, status_topic
 from models.run import parse_run_topic, run_key, run_topic, split_run_key
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
+from sports_prophet.kafka import WRITE_TIMEOUT_S, KafkaUnavailable
 
 
 class RunStatuses:
@@ -78,7 +79,11 @@ class RunStatuses:
         (Should a sink archive it in the instant between, the next write reopens it again.)"""
         key = run_key(device_id, run_id)
         if self.status(key) != "active":
-            await self.publish(key, "active")
+            # Faust's producer waits for ever while Kafka is away: the request gets a 503 instead of hanging.
+            try:
+                await asyncio.wait_for(self.publish(key, "active"), WRITE_TIMEOUT_S)
+            except asyncio.TimeoutError as exc:
+                raise KafkaUnavailable(f"the run's status was not written within {WRITE_TIMEOUT_S:.0f}s") from exc
 
     def status(self, key: str) -> str:
         return self.statuses.get(key, {}).get("status", "active")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+import orjson
 from cassandra.query import BatchStatement, BatchType
 
 from cql.session import prepare, run
@@ -67,7 +68,7 @@ def reading_writes(value: dict[str, Any], source_offset: int) -> list[Write]:
         t = ms(reading["t"])
         bucket = t - t % BUCKET_MS
         buckets.add(bucket)
-        data = json.dumps(reading["data"], separators=(",", ":"))
+        data = orjson.dumps(reading["data"]).decode()
         writes.append(Write(INSERT_READING, (device_id, run_id, bucket, t, source_offset, position, received_at, data),
                             ("readings", device_id, run_id, bucket), (t, source_offset, position), len(data) + 64))
     writes += [Write(INSERT_BUCKET, (device_id, run_id, bucket), ("reading_buckets", device_id, run_id), (bucket,))

@@ -42,7 +42,8 @@ def check_identifier(value: str, what: str) -> str:
 class StrictFloat(fields.Float):
     """A JSON number, finite; strings and booleans are type errors (marshmallow's Float would coerce them)."""
 
-    default_error_messages = {"invalid": "Not a number.", "special": "NaN and Infinity are not allowed."}
+    default_error_messages = {"invalid": "Not a number.", "special": "NaN and Infinity are not allowed.",
+                              "range": "Out of a float's range."}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_nan=False, **kwargs)
@@ -50,19 +51,26 @@ class StrictFloat(fields.Float):
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.make_error("invalid")
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:            # an integer past a float's range (1e308)
+            raise self.make_error("range") from None
+        if not finite:
             raise self.make_error("special")
         return float(value)
 
 
 class StrictInteger(fields.Integer):
-    """A JSON integer (1.0 and "1" and true are type errors)."""
+    """A JSON integer of 64 bits, as Kafka records and Cassandra's bigint carry them (1.0 and "1" and
+    true are type errors)."""
 
-    default_error_messages = {"invalid": "Not an integer."}
+    default_error_messages = {"invalid": "Not an integer.", "range": "Out of the 64-bit integer range."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid")
+        if not -2**63 <= value < 2**63:
+            raise self.make_error("range")
         return value
 
 
@@ -142,7 +150,8 @@ class DeviceSchema(Schema):
 
     device_name = fields.String(required=True, validate=validate.Regexp(
         IDENTIFIER, error=braces_escaped(f"must match {IDENTIFIER_RULE} (letters, digits, _ and -, 1-64)")))
-    schema = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    schema = fields.Dict(keys=fields.String(), values=fields.String(metadata={"enum": list(FIELD_TYPES)}),
+                         required=True)
 
     @validates("schema")
     def check_schema(self, value: dict[str, str], **_: Any) -> None:
@@ -158,6 +167,14 @@ class DeviceSchema(Schema):
                 errors[name] = f"unknown type {kind!r}; use one of {', '.join(FIELD_TYPES)}"
         if errors:
             raise ValidationError(errors)
+
+
+# A reading in the API document: its fields are the device's registered schema, known only at run
+# time (`reading_validator` checks them), so the document can say no more than this.
+READING_JSON_SCHEMA = {
+    "type": "object", "additionalProperties": {"type": ["number", "string", "boolean"]},
+    "description": "One reading: exactly the fields of the device's registered schema",
+    "example": {"latitude": 40.4168, "longitude": -3.7038, "timestamp": "2026-05-01T12:00:00Z"}}
 
 
 @lru_cache(maxsize=1024)

@@ -15,8 +15,10 @@ import threading
 
 import faust
 import mode
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 import sports_prophet.faust_fixes  # noqa: F401  (patches Faust before the app exists)
+import sports_prophet.rocksdb_memory  # noqa: F401  (one memory budget for every RocksDB table)
 from cql.registry import DeviceRegistry
 from sports_prophet.config import settings
 from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS, KafkaGateway
@@ -25,6 +27,11 @@ from web.cors import cors
 from web.errors import json_errors
 from web.timing import timed
 
+MAX_REQUEST_LINE_BYTES = 64 * 1024
+# Faust mounts its "production index" view at "/" as well. aiohttp serves the dashboard there (the
+# route registered first), but the index replaced the dashboard in `app.web.views`, which
+# /openapi.json is built from: leave it out.
+AiohttpWeb.production_blueprints = []
 registry = DeviceRegistry()
 guard = Guard(registry, settings.admin_token, settings.read_token)
 app = faust.App(
@@ -38,10 +45,18 @@ app = faust.App(
     web_host=settings.web_host,
     web_port=settings.web_port,
     canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+    # Faust's own /router/ and /table/ views are off: nothing here uses them over HTTP (table_route
+    # forwards to the owner's same route), they dump raw table state in their own error shape, and
+    # GET /router/<unknown table>/ was a 500. Every route served is in /openapi.json.
+    web_router_enabled=False,
+    web_tables_enabled=False,
     web_application_options={
         # outermost first: CORS answers preflights; errors, auth's 401/403 included, become JSON
         "middlewares": [timed, cors(settings.cors_origin_set), json_errors, guard.middleware],
         "client_max_size": settings.max_message_bytes,
+        # aiohttp refuses a request line over 8190 bytes with a plain-text 400 before any route sees it;
+        # a valid /get-latest-stats query (4,000 characters, percent-encoded) takes up to ~48 KB.
+        "handler_args": {"max_line_size": MAX_REQUEST_LINE_BYTES},
     },
     producer_max_request_size=4 * 1024 * 1024,
     table_standby_replicas=0,

@@ -105,6 +105,9 @@ class Settings:
         int)
     sink_batch_records: int = _setting(
         "SP_SINK_BATCH_RECORDS", "200", "Kafka records the sink writes per poll before committing their offsets", int)
+    rocksdb_memory_mb: int = _setting(
+        "SP_ROCKSDB_MEMORY_MB", "64",
+        "Memory of all a worker's RocksDB tables together: one block cache, memtables charged to it", int)
     sql_max_result_bytes: int = _setting(
         "SP_SQL_MAX_RESULT_BYTES", "1048576",
         "Largest /get-latest-stats result (bytes of JSON rows); a bigger one is a 422 asking for a narrower query",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+
+import orjson
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable
 
@@ -283,4 +285,8 @@ async def reader() -> AsyncIterator[AIOKafkaConsumer]:
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    """orjson on the hot path; json for what orjson refuses (an integer past 64 bits in a float field)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()

@@ -10,6 +10,7 @@ import agents.runs  # noqa: F401
 import agents.sink  # noqa: F401
 import web.dashboard  # noqa: F401
 import web.devices  # noqa: F401
+import web.docs  # noqa: F401
 import web.export  # noqa: F401
 import web.health  # noqa: F401
 import web.history  # noqa: F401
@@ -17,6 +18,7 @@ import web.index  # noqa: F401
 import web.ingest  # noqa: F401
 import web.live  # noqa: F401
 import web.metrics  # noqa: F401
+import web.openapi  # noqa: F401
 import web.topics  # noqa: F401
 from sports_prophet.app import app
 

@@ -3,7 +3,8 @@
 One middleware decides for every route, so a route added later is guarded by default: a write
 (any method but GET) needs the admin token; a read (GET, and the WebSocket `/live` feeds) needs the
 read token when SP_READ_TOKEN is set. Only the routes named here differ: `OPEN_ROUTES` need nothing
-(health is probed by scripts, the dashboard's page and files hold no data) and `INGEST_ROUTES` also
+(health is probed by scripts; the dashboard's and the API docs' pages and files, and the
+OpenAPI document, hold no data) and `INGEST_ROUTES` also
 take the ingest token of the device in their path.
 
 Missing token: 401 with `WWW-Authenticate: Bearer`; a token that does not grant the route: 403.
@@ -25,7 +26,7 @@ from aiohttp import hdrs, web
 from cql.registry import Device, DeviceRegistry
 from web.errors import ApiError
 
-OPEN_ROUTES = frozenset({"/health", "/", "/static/{name}"})
+OPEN_ROUTES = frozenset({"/health", "/", "/static/{name}", "/docs", "/docs/{asset}", "/openapi.json"})
 INGEST_ROUTES = frozenset({"/send-stream/{device_id}/{run_id}", "/ingest/{device_id}/{run_id}",
                            "/sensor-logger/{device_id}"})
 READ_METHODS = frozenset({"GET", "HEAD"})

@@ -23,6 +23,7 @@ from faust.web import Request, Response, View
 from agents import run_state
 from agents.owned import is_live, owned
 from models.device import check_identifier
+from models.queries import LiveQuery
 from models.run import run_topic
 from simulator.events import EVENTS_DEVICE        # a match's event feed: this device, run id = the match id
 from sports_prophet.app import app, gateway, guard
@@ -32,6 +33,7 @@ from web.client_json import loads
 from web.devices import path_id
 from web.errors import not_found
 from web.live import settings_url
+from web.openapi import Reply, documented, websocket
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ def static_response(name: str) -> Response:
 
 @app.page("/")
 class Dashboard(View):
+    @documented("The live dashboard page", tag="dashboard", ok=Reply({"type": "string"}, media=("text/html",)))
     async def get(self, request: Request) -> Response:
         return web.Response(body=(STATIC_DIR / "index.html").read_bytes(), content_type="text/html",
                             charset="utf-8", headers={"Cache-Control": "no-cache"})
@@ -64,6 +67,8 @@ class Dashboard(View):
 
 @app.page("/static/{name}")
 class Static(View):
+    @documented("A file of the dashboard", tag="dashboard", errors={404: "Not one of the dashboard's files"},
+                ok=Reply({"type": "string"}, media=tuple(sorted(set(STATIC_TYPES.values())))))
     async def get(self, request: Request, name: str) -> Response:
         if name not in STATIC_TYPES:
             raise not_found("static file", f"{name!r} is not one of the dashboard's files")
@@ -262,6 +267,13 @@ class Live(View):
     """WebSocket: every active run's summary as it changes (`?device_id=` for one device's runs),
     and a match's events; `?local=1` serves only this worker's runs (what other workers merge)."""
 
+    @websocket("Follow every active run and a match's events", tag="dashboard", query=LiveQuery,
+               errors={400: "A device_id that breaks ^[A-Za-z0-9_-]{1,64}$"}, messages={
+                   "client": '{"type": "follow", "match": id}: also send that match\'s events',
+                   "server": {"runs": '{"type": "runs", "runs": {key: summary}}: the active runs that changed',
+                              "events": '{"type": "events", "match": id, "events": [...], "reset"?: true}',
+                              "error": '{"type": "error", "error", "detail"}: a bad message; the socket stays open'},
+                   "close_codes": {"4401": "no token", "4403": "a token that does not grant reads"}})
     async def get(self, request: Request) -> web.WebSocketResponse:
         device_id = request.query.get("device_id")
         if device_id:

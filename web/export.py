@@ -19,7 +19,8 @@ from models.device import parse_instant
 from sports_prophet.app import app, registry
 from web.devices import path_id
 from web.errors import ApiError
-from web.history import archived_summary
+from web.history import ARCHIVED_RUN_ERRORS, archived_summary
+from web.openapi import Reply, documented
 
 FORMATS = ("csv", "parquet")
 ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "string": pa.string(), "bool": pa.bool_(),
@@ -107,6 +108,10 @@ async def parquet_chunks(names: dict[str, str], pages: AsyncIterator[list[dict[s
 
 @app.page("/export/{device_id}/{filename}")
 class ExportRun(View):
+    @documented("An archived run's readings as a CSV or Parquet file", tag="history",
+                ok=Reply({"type": "string", "format": "binary"}, media=("text/csv", "application/vnd.apache.parquet")),
+                errors={**ARCHIVED_RUN_ERRORS, 404: "Not `<run_id>.csv` or `<run_id>.parquet`, or the archive has "
+                                                    "nothing of the run"})
     async def get(self, request: Request, device_id: str, filename: str) -> web.StreamResponse:
         run_id, _, extension = filename.rpartition(".")
         if extension not in FORMATS:

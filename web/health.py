@@ -10,7 +10,9 @@ from faust.web import Request, Response, View
 
 from agents.sink import sink
 from cql.session import execute
+from models.responses import Health as HealthOut
 from sports_prophet.app import app, gateway
+from web.openapi import Reply, documented
 
 
 async def check(probe) -> dict:
@@ -23,6 +25,8 @@ async def check(probe) -> dict:
 
 @app.page("/health")
 class Health(View):
+    @documented("Whether this worker reaches Kafka and Cassandra and its archive keeps up", tag="operations",
+                ok=HealthOut, errors={503: Reply(HealthOut, 503, "Degraded: the part that is not well says why")})
     async def get(self, request: Request) -> Response:
         kafka = await check(gateway.run_topics)
         cassandra = await check(lambda: execute("SELECT release_version FROM system.local"))

@@ -12,14 +12,17 @@ from faust.web import Request, Response, View
 
 from cql import history
 from models.device import parse_instant
+from models.queries import (DEFAULT_READINGS, MAX_DAYS, MAX_HISTORY_LIMIT, HistoryAlertsQuery, HistoryReadingsQuery,
+                            HistoryRunsQuery, HistoryWindowsQuery)
+from models.responses import HistoryReadings as HistoryReadingsOut
+from models.responses import HistoryRuns as HistoryRunsOut
+from models.responses import RunAlerts, RunSummary, RunWindows
 from sports_prophet.app import app
 from web.devices import path_id
 from web.errors import ApiError, not_found
+from web.openapi import BAD_ID, CASSANDRA_AWAY, documented
 from web.params import epoch_number, query_int
 
-MAX_LIMIT = 10_000
-DEFAULT_READINGS = 1_000
-MAX_DAYS = 366
 FOREVER_MS = 253_402_300_799_999          # 9999-12-31T23:59:59.999Z, the last instant CQL's timestamp shows
 
 
@@ -53,6 +56,12 @@ def query_day(request: Request, name: str, default: date) -> date:
         raise ApiError(422, f"invalid {name}", f"{name} must be a date, YYYY-MM-DD, got {raw!r}") from None
 
 
+ARCHIVED_RUN_ERRORS = {400: BAD_ID, 404: "The archive has nothing of the run (unknown, or not written yet)",
+                       503: CASSANDRA_AWAY}
+BAD_RANGE = "`from` or `to` not ISO 8601 or epoch seconds, `from` after `to`, `limit` out of range"
+BAD_DAYS = f"`from` or `to` not a YYYY-MM-DD date, `from` after `to`, or more than {MAX_DAYS} days"
+
+
 async def archived_summary(device_id: str, run_id: str) -> dict[str, Any]:
     """The run's archived summary; 404 when the archive has nothing of the run."""
     found = await history.summary(path_id(device_id, "device_id"), path_id(run_id, "run_id"))
@@ -66,6 +75,8 @@ class HistoryRuns(View):
     """Archived runs: a device's runs (`?device_id=`), or the runs started on the days
     `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 7 days), with distance and top speed."""
 
+    @documented("Archived runs: a device's, or those started on some days", tag="history", query=HistoryRunsQuery,
+                ok=HistoryRunsOut, errors={400: BAD_ID, 422: BAD_DAYS, 503: CASSANDRA_AWAY})
     async def get(self, request: Request) -> Response:
         device_id = request.query.get("device_id")
         if device_id is not None:
@@ -82,6 +93,7 @@ class HistoryRuns(View):
 
 @app.page("/history/{device_id}/{run_id}/summary")
 class HistorySummary(View):
+    @documented("An archived run's summary", tag="history", ok=RunSummary, errors=ARCHIVED_RUN_ERRORS)
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         return web.json_response(await archived_summary(device_id, run_id))
 
@@ -90,9 +102,11 @@ class HistorySummary(View):
 class HistoryReadings(View):
     """A run's readings in event-time order, `limit` per page; pass a page's `next` as `after`."""
 
+    @documented("An archived run's readings, a page at a time", tag="history", query=HistoryReadingsQuery,
+                ok=HistoryReadingsOut, errors={**ARCHIVED_RUN_ERRORS, 422: BAD_RANGE + "; an `after` that is not a cursor"})
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         start, end = time_range(request)
-        limit = query_int(request, "limit", DEFAULT_READINGS, MAX_LIMIT)
+        limit = query_int(request, "limit", DEFAULT_READINGS, MAX_HISTORY_LIMIT)
         after = None
         if "after" in request.query:
             try:
@@ -107,9 +121,11 @@ class HistoryReadings(View):
 
 @app.page("/history/{device_id}/{run_id}/windows")
 class HistoryWindows(View):
+    @documented("An archived run's closed windows", tag="history", query=HistoryWindowsQuery, ok=RunWindows,
+                errors={**ARCHIVED_RUN_ERRORS, 422: BAD_RANGE})
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         start, end = time_range(request)
-        limit = query_int(request, "limit", MAX_LIMIT, MAX_LIMIT)
+        limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         await archived_summary(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
                                   "windows": await history.windows(device_id, run_id, start, end, limit)})
@@ -117,8 +133,10 @@ class HistoryWindows(View):
 
 @app.page("/history/{device_id}/{run_id}/alerts")
 class HistoryAlerts(View):
+    @documented("An archived run's alerts", tag="history", query=HistoryAlertsQuery, ok=RunAlerts,
+                errors={**ARCHIVED_RUN_ERRORS, 422: "`limit` out of range or not in ASCII digits"})
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        limit = query_int(request, "limit", MAX_LIMIT, MAX_LIMIT)
+        limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         await archived_summary(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
                                   "alerts": await history.alerts(device_id, run_id, limit)})

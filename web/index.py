@@ -5,11 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 from faust.web import Request, Response, View
 
+from models.responses import ApiIndex
 from sports_prophet.app import app
+from web.openapi import documented
 
 
 @app.page("/api")
 class Index(View):
+    @documented("Every route of this server", tag="operations", ok=ApiIndex)
     async def get(self, request: Request) -> Response:
         routes = sorted({(route.method, route.resource.canonical) for route in request.app.router.routes()
                          if route.method != "HEAD" and route.resource is not None})
@@ -17,5 +20,7 @@ class Index(View):
             "service": "Sports Prophet",
             "dashboard": "/",
             "health": "/health",
+            "docs": "/docs",
+            "openapi": "/openapi.json",
             "routes": [f"{method} {path}" for method, path in routes],
         })

@@ -21,7 +21,8 @@ from marshmallow import ValidationError
 from agents.statuses import run_statuses
 from cql import dedup
 from cql.registry import Device
-from models.device import InvalidIdentifier, check_identifier, time_field
+from models.device import READING_JSON_SCHEMA, InvalidIdentifier, check_identifier, time_field
+from models.responses import Ingested, SensorLoggerIngested
 from models.run import StampedReading, run_key, run_topic, stamp_readings
 from models.sensor_logger import SensorLoggerPushSchema, map_entries
 from sports_prophet import metrics
@@ -32,6 +33,7 @@ from web.auth import presented_token
 from web.client_json import TooDeep, check_depth, loads
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
+from web.openapi import BAD_ID, BOTH_AWAY, NOT_JSON, TOO_LARGE, UNKNOWN_DEVICE, documented, websocket
 from web.rate_limit import DeviceRateLimits
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,11 @@ rate_limits = DeviceRateLimits(settings.device_rate_limit)
 ACK_BACKLOG_BYTES = 64 * 1024
 # Readings received on one WebSocket but not yet in Kafka; the reader waits beyond this.
 MAX_PENDING_READINGS = 50_000
+
+RATE_LIMITED = "The device is over SP_DEVICE_RATE_LIMIT: nothing was written; retry after `Retry-After` seconds"
+WRONG_PARTITIONS = "The run's topic exists with a partition count other than SP_TOPIC_PARTITIONS: nothing was written"
+BATCH = {"oneOf": [{"type": "array", "items": READING_JSON_SCHEMA}, READING_JSON_SCHEMA]}
+NDJSON = {"type": "string", "description": "One reading (a JSON object) per line"}
 
 
 async def device_for_run(device_id: str, run_id: str) -> Device:
@@ -118,6 +125,14 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
 class IngestBatch(View):
     """POST a JSON array or NDJSON of readings: all are written, or none (422 names each bad one)."""
 
+    @documented("Write a batch of readings, all or none", tag="ingest", ok=Ingested,
+                bodies={"application/json": BATCH, "application/x-ndjson": NDJSON},
+                description="A JSON array of readings, one reading, or NDJSON (one per line). Answered "
+                            "once Kafka has acknowledged; the first reading of a run creates its topic.",
+                errors={400: f"{BAD_ID}; the body is empty, not UTF-8, not JSON or NDJSON", 404: UNKNOWN_DEVICE,
+                        409: WRONG_PARTITIONS, 413: TOO_LARGE,
+                        422: "Readings that do not fit the device's schema (`detail` names each index and field), "
+                             "or none", 429: RATE_LIMITED, 503: BOTH_AWAY})
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
         device = await device_for_run(device_id, run_id)
         try:
@@ -140,6 +155,14 @@ class IngestBatch(View):
 class SensorLoggerPush(View):
     """The Sensor Logger app's push: sessionId becomes the run, retries of a messageId are written once."""
 
+    @documented("Write a push of the Sensor Logger phone app", tag="ingest", body=SensorLoggerPushSchema,
+                ok=SensorLoggerIngested,
+                description="`sessionId` is the run; entries map onto the device's fields by name; a retried "
+                            "`messageId` answers `duplicate: true` and writes nothing.",
+                errors={400: f"{BAD_ID}; {NOT_JSON}", 404: UNKNOWN_DEVICE,
+                        409: "Another request is writing this messageId; retry in a few seconds", 413: TOO_LARGE,
+                        422: "Not a Sensor Logger push, or entries that do not fit the device's schema",
+                        429: RATE_LIMITED, 503: BOTH_AWAY})
     async def post(self, request: Request, device_id: str) -> Response:
         path_id(device_id, "device_id")
         device = await known_device(device_id)
@@ -179,6 +202,14 @@ class SendStream(View):
     far), `{"error", "detail", "frame"}` for a frame that was rejected (the connection stays open).
     """
 
+    @websocket("Stream readings over a WebSocket", tag="ingest", errors={}, messages={
+        "client": "Text frames: a reading (JSON object) or a JSON array of readings",
+        "server": {"ack": '{"ack": N, "readings": R}: frames 1..N are in Kafka (cumulative, R readings)',
+                   "error": '{"error", "detail", "frame": N}: frame N was rejected and not written; the '
+                            'connection stays open'},
+        "close_codes": {"4400": BAD_ID, "4401": "no token", "4403": "a token that does not grant the device",
+                        "4404": UNKNOWN_DEVICE, "1009": "a frame over SP_MAX_MESSAGE_BYTES",
+                        "1011": "Kafka unavailable for ~30 s, or the run topic's partition count is wrong"}})
     async def get(self, request: Request, device_id: str, run_id: str) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)

@@ -25,6 +25,10 @@ from agents.runs import run_changes, send_control
 from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
 from models.device import measurement_fields
+from models.queries import DEFAULT_SQL, DEFAULT_WINDOWS, LatestStatsQuery, LiveQuery, RunsQuery, StatsQuery, WindowsQuery
+from models.responses import (RunAlerts as RunAlertsOut, RunList, RunSummary as RunSummaryOut,
+                              RunStatsOut, RunWindows as RunWindowsOut, SqlResult, Speed, StreamStarted,
+                              StreamStopping)
 from models.run import run_key, run_topic
 from models.run_config import RunConfigSchema
 from sports_prophet.app import app, guard, registry
@@ -32,6 +36,8 @@ from sports_prophet.config import settings
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
 from web.ingest import device_for_run, known_device
+from web.openapi import (BAD_ID, BOTH_AWAY, NO_OWNER, NOT_JSON, TOO_LARGE, UNKNOWN_DEVICE, UNKNOWN_RUN, documented,
+                         websocket)
 from web.params import query_int
 from web.window_sql import QueryError, ResultTooLarge, query_windows
 
@@ -94,6 +100,12 @@ def local_run(device_id: str, run_id: str) -> dict[str, Any]:
 class StartStream(View):
     """Configure a run: triggers (field ranges), window size, motion thresholds."""
 
+    @documented("Configure a run: triggers, window size, motion thresholds", tag="live",
+                body=RunConfigSchema(context_schema={}), ok=StreamStarted,
+                errors={400: f"{BAD_ID}; {NOT_JSON}", 404: UNKNOWN_DEVICE, 413: TOO_LARGE,
+                        422: "A trigger on a field that is not a numeric field of the device, min > max, "
+                             "window_seconds out of 1..86400, an unknown motion threshold or key",
+                        503: BOTH_AWAY})
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
         device = await device_for_run(device_id, run_id)
         try:
@@ -106,6 +118,8 @@ class StartStream(View):
 
 @app.page("/stop-stream/{device_id}/{run_id}")
 class StopStream(View):
+    @documented("End a run: its windows close, its summary stays", tag="live", ok=StreamStopping,
+                errors={400: BAD_ID, 404: UNKNOWN_RUN, 503: NO_OWNER})
     @answered_by_owner
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
         local_run(device_id, run_id)
@@ -117,6 +131,8 @@ class StopStream(View):
 class GetStats(View):
     """Inception-to-date stats per numeric field: agg_type average|max|min|sum|std|count|all."""
 
+    @documented("A run's stats per numeric field, inception to date", tag="live", query=StatsQuery, ok=RunStatsOut,
+                errors={400: BAD_ID, 404: UNKNOWN_RUN, 422: "An unknown agg_type", 503: NO_OWNER})
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         agg_type = request.query.get("agg_type", "average")
@@ -136,6 +152,10 @@ def has_position(device: Device) -> bool:
 class GetSpeed(View):
     """Speed in m/s from the two latest fixes, with the smoothed speed and the latest fix's time."""
 
+    @documented("A run's current speed", tag="live", ok=Speed,
+                errors={400: BAD_ID, 404: f"{UNKNOWN_DEVICE}; {UNKNOWN_RUN}; fewer than two position fixes",
+                        422: "The device has no position fields (latitude/longitude, lat/lon or x/y)",
+                        503: f"{NO_OWNER}; Cassandra is unavailable"})
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         device = await known_device(device_id)
@@ -152,16 +172,23 @@ class GetSpeed(View):
 
 
 def window_rows(key: str, state: dict[str, Any]) -> list[dict[str, Any]]:
-    return run_windows[key.encode()] + run_state.open_window_rows(state)
+    return run_windows.read(key, state.get("windows_closed", 0)) + run_state.open_window_rows(state)
 
 
 @app.page("/get-latest-stats/{device_id}/{run_id}")
 class GetLatestStats(View):
     """SQL over the run's window rows: `query` names them `{table}`."""
 
+    @documented("SQL over a run's window rows", tag="live", query=LatestStatsQuery, ok=SqlResult,
+                description="One read-only SELECT (DuckDB, in process, no file or network access), 2 s and "
+                            "10,000 rows at most.",
+                errors={400: f"{BAD_ID}; a query that is not one SELECT, does not parse or ran past 2 s",
+                        404: f"{UNKNOWN_RUN}; another table_preappend than the run's",
+                        422: "The rows are over SP_SQL_MAX_RESULT_BYTES: narrow the query",
+                        503: f"{NO_OWNER}; Cassandra is unavailable"})
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        query = request.query.get("query", "SELECT * FROM {table} ORDER BY timestamp DESC LIMIT 1")
+        query = request.query.get("query", DEFAULT_SQL)
         key = run_key(device_id, run_id)
         state = local_run(device_id, run_id)
         wanted = request.query.get("table_preappend")
@@ -184,6 +211,8 @@ class GetLatestStats(View):
 
 @app.page("/runs/{device_id}/{run_id}")
 class RunSummary(View):
+    @documented("A run's summary: counts, stats, motion", tag="live", ok=RunSummaryOut,
+                errors={400: BAD_ID, 404: UNKNOWN_RUN, 503: NO_OWNER})
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         body = run_state.summary(local_run(device_id, run_id))
@@ -195,20 +224,24 @@ class RunSummary(View):
 class RunWindows(View):
     """The run's windows, newest last: `last=N` (default 100); open windows have final=false."""
 
+    @documented("A run's newest windows, oldest first", tag="live", query=WindowsQuery, ok=RunWindowsOut,
+                errors={400: BAD_ID, 404: UNKNOWN_RUN, 422: "`last` out of range or not in ASCII digits",
+                        503: NO_OWNER})
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        last = query_int(request, "last", 100, settings.window_history + 100)
+        last = query_int(request, "last", DEFAULT_WINDOWS, settings.window_history + DEFAULT_WINDOWS)
         rows = window_rows(run_key(device_id, run_id), local_run(device_id, run_id))
         return web.json_response({"device_id": device_id, "run_id": run_id, "windows": rows[-last:]})
 
 
 @app.page("/alerts/{device_id}/{run_id}")
 class RunAlerts(View):
+    @documented("A run's alerts", tag="live", ok=RunAlertsOut, errors={400: BAD_ID, 404: UNKNOWN_RUN, 503: NO_OWNER})
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        local_run(device_id, run_id)
+        state = local_run(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
-                                  "alerts": run_alerts[run_key(device_id, run_id).encode()]})
+                                  "alerts": run_alerts.read(run_key(device_id, run_id), state["alerts"])})
 
 
 # How often a live view re-checks when it cannot be woken: its run is owned by another worker.
@@ -219,6 +252,9 @@ REMOTE_LIVE_INTERVAL_S = 0.2
 class LiveRun(View):
     """WebSocket: the run's summary, pushed whenever it changes (at most every 100 ms), from any worker."""
 
+    @websocket("Follow one run's summary", tag="live", errors={400: BAD_ID}, messages={
+        "server": '{"type": "run", "run": summary}, whenever the run changes (at most ten a second)',
+        "close_codes": {"4401": "no token", "4403": "a token that does not grant reads"}})
     async def get(self, request: Request, device_id: str, run_id: str) -> web.WebSocketResponse:
         path_id(device_id, "device_id")
         path_id(run_id, "run_id")
@@ -268,6 +304,7 @@ def local_runs() -> list[dict[str, Any]]:
 class Runs(View):
     """Every run the workers know, gathered from each worker (`?local=1`: this worker's only)."""
 
+    @documented("Every run any worker knows", tag="live", query=RunsQuery, ok=RunList)
     async def get(self, request: Request) -> Response:
         if request.query.get("local"):
             return web.json_response({"runs": local_runs()})

@@ -8,15 +8,18 @@ from aiohttp import web
 from faust.web import Request, Response, View
 
 from agents.runs import delete_runs
+from models.queries import DEFAULT_MESSAGES, MAX_MESSAGES, TopicMessagesQuery
+from models.responses import DeletedTopics, TopicList
+from models.responses import TopicMessages as TopicMessagesOut
 from models.run import run_topic
 from sports_prophet.app import app, gateway
 from sports_prophet.kafka import UnknownTopic
 from web.devices import path_id
 from web.errors import not_found
+from web.openapi import BAD_ID, KAFKA_AWAY, documented
 from web.params import query_int
 
-DEFAULT_MESSAGES = 100
-MAX_MESSAGES = 10_000
+NO_TOPIC = "Nothing was streamed for the run (no topic), or its topic was deleted"
 
 
 async def existing_run_topic(device_id: str, run_id: str) -> str:
@@ -28,6 +31,7 @@ async def existing_run_topic(device_id: str, run_id: str) -> str:
 
 @app.page("/list-topics")
 class ListTopics(View):
+    @documented("The run topics", tag="topics", ok=TopicList, errors={503: KAFKA_AWAY})
     async def get(self, request: Request) -> Response:
         return web.json_response({"topics": await gateway.run_topics()})
 
@@ -36,6 +40,9 @@ class ListTopics(View):
 class TopicMessages(View):
     """The newest readings of a run, newest first (`limit`, default 100, at most 10,000)."""
 
+    @documented("A run's newest readings, from its topic", tag="topics", query=TopicMessagesQuery,
+                ok=TopicMessagesOut, errors={400: BAD_ID, 404: NO_TOPIC,
+                                             422: "`limit` out of range or not in ASCII digits", 503: KAFKA_AWAY})
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         limit = query_int(request, "limit", DEFAULT_MESSAGES, MAX_MESSAGES)
         topic = await existing_run_topic(device_id, run_id)
@@ -47,6 +54,8 @@ class TopicMessages(View):
 
 @app.page("/delete-topic/{device_id}/{run_id}")
 class DeleteTopic(View):
+    @documented("Delete a run's topic and live state (its archive stays)", tag="topics", ok=DeletedTopics,
+                errors={400: BAD_ID, 404: NO_TOPIC, 503: KAFKA_AWAY})
     async def delete(self, request: Request, device_id: str, run_id: str) -> Response:
         topic = await existing_run_topic(device_id, run_id)
         await delete_runs([topic])
@@ -55,6 +64,7 @@ class DeleteTopic(View):
 
 @app.page("/delete-all-topics")
 class DeleteAllTopics(View):
+    @documented("Delete every run topic (never Faust's own)", tag="topics", ok=DeletedTopics, errors={503: KAFKA_AWAY})
     async def delete(self, request: Request) -> Response:
         topics = await gateway.run_topics()
         await delete_runs(topics)

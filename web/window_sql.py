@@ -19,11 +19,11 @@ from typing import Any
 
 import duckdb
 
+from models.queries import MAX_QUERY_CHARS
 from sports_prophet.config import settings
 
 QUERY_TIMEOUT_S = 2.0
 MAX_ROWS = 10_000
-MAX_QUERY_CHARS = 4_000
 TABLE = "windows"
 MEMORY_LIMIT = "256MB"            # per query: each has its own in-memory database
 FETCH_ROWS = 64                   # rows fetched and converted at a time, so the byte cap stops early

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -33,19 +34,21 @@ class WorkerProcess:
                     "SP_DATA_DIR": str(folder / f"{name}-data")}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 120) -> "WorkerProcess":
+    def start(self, timeout: float = 120, degraded: bool = False) -> "WorkerProcess":
+        """Start and wait until /health answers 200 (or, `degraded`, any answer: a worker meant to run
+        without Cassandra answers 503)."""
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "sports_prophet.cli", "worker"], cwd=REPO_ROOT,
                                          env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         try:
-            self.wait_healthy(timeout)
+            self.wait_healthy(timeout, degraded)
         except BaseException:           # a worker that never became healthy is not left running
             self.stop()
             raise
         return self
 
-    def wait_healthy(self, timeout: float) -> None:
+    def wait_healthy(self, timeout: float, degraded: bool = False) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
@@ -54,6 +57,9 @@ class WorkerProcess:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
                     if response.status == 200:
                         return
+            except urllib.error.HTTPError as exc:
+                if degraded and exc.code == 503:
+                    return
             except OSError:
                 pass
             time.sleep(0.3)

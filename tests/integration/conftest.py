@@ -102,6 +102,19 @@ async def wait_for(condition, timeout: float = 20, interval: float = 0.1, what: 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
+async def create_topic(name: str, partitions: int) -> None:
+    """A topic made outside the project (as broker auto-create would make a run's)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from sports_prophet.config import settings
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
 GPS_SCHEMA = {"latitude": "float", "longitude": "float", "timestamp": "string"}
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 import websockets
 
-from tests.integration.conftest import register, unique, wait_for
+from tests.integration.conftest import create_topic, register, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -183,17 +183,8 @@ async def test_sensor_logger_rejects_what_is_not_a_push(http, worker):
 async def test_a_run_topic_with_the_wrong_partition_count_is_refused_not_written(http, worker):
     """A topic made outside the project (say, by broker auto-create) would put the run's state in
     partitions another worker owns: HTTP gets a 409, a WebSocket an error frame and close 1011."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    from sports_prophet.config import settings
-
     device, run = await register(http, worker), unique("run")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(f"readings.{device}.{run}", 1, 1)])
-    finally:
-        await admin.close()
+    await create_topic(f"readings.{device}.{run}", 1)
     async with http.post(f"{worker.url}/ingest/{device}/{run}", json=[fix(0)]) as r:
         assert r.status == 409 and "partition" in (await r.json())["detail"]
     async with websockets.connect(f"{worker.ws_url}/send-stream/{device}/{run}") as ws:

@@ -111,3 +111,10 @@ def test_sensor_logger_entries_map_by_field_name():
     readings, left_out = map_entries(schema, entries)
     assert readings == [{"latitude": 1.0, "longitude": 2.0, "time": 10, "sensor": "location"}]
     assert left_out == {"accelerometer": 1}
+
+
+def test_numbers_past_what_records_carry_are_named_errors_not_crashes():
+    schema = {"speed": "float", "steps": "int"}
+    _, errors = stamp_readings(schema, [{"speed": 10 ** 400, "steps": 1}, {"speed": 1.0, "steps": 2 ** 63},
+                                        {"steps": -2 ** 63, "speed": 10 ** 30}], 0.0)
+    assert errors == {0: {"speed": ["Out of a float's range."]}, 1: {"steps": ["Out of the 64-bit integer range."]}}

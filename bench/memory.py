@@ -1,0 +1,112 @@
+"""Memory benchmark: a worker's resident memory (RSS) while matches stream into it, against match
+time (does it level off over a whole 90-minute match?) and against the number of active runs.
+
+1. One simulated match (22 players at 10 Hz, the event feed and a weather station: 24 runs) streamed
+   at `--speedup` times real time for its full 90 minutes, RSS sampled as it goes.
+2. 1, 22 and 220 runs (no match, one match, ten matches at once) for `--minutes` each, on a fresh
+   worker every time: RSS at the end, and the memory each run adds.
+
+Run it with `scripts/bench memory` (a freshly formatted stack of its own). Starts its own workers.
+Usage: .venv/bin/python bench/memory.py [--speedup 10] [--minutes 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sports_prophet.config import REPO_ROOT
+from sports_prophet.ops.worker_process import WorkerProcess
+
+MATCH_SECONDS = 90 * 60
+PLAYERS = 22
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def simulate(url: str, folder: Path, match: str, speedup: float, seconds: float, extras: bool) -> subprocess.Popen:
+    """One simulated match streaming into `url` (its own process, output to a log file)."""
+    command = [sys.executable, "-m", "sports_prophet.cli", "simulate", "match", "--url", url, "--match", match,
+               "--speedup", str(speedup), "--rate", "10", "--duration", str(seconds), "--progress-every", "30",
+               "--seed", str(uuid.uuid4().int % 10_000)]
+    if not extras:
+        command += ["--no-events", "--no-weather"]
+    with open(folder / f"sim-{match}.log", "ab") as log:
+        return subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def whole_match(folder: Path, speedup: float) -> list[tuple[float, float]]:
+    """(match minute, RSS MB) every 30 s of a 90-minute match streamed `speedup` times faster."""
+    worker = WorkerProcess(folder, f"memory-match-{uuid.uuid4().hex[:6]}",
+                           {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}).start()
+    samples = [(0.0, rss_mb(worker.proc.pid))]
+    try:
+        sim = simulate(worker.url, folder, f"m{uuid.uuid4().hex[:6]}", speedup, MATCH_SECONDS, extras=True)
+        started = time.monotonic()
+        while sim.poll() is None:
+            time.sleep(30)
+            minute = min(90.0, (time.monotonic() - started) * speedup / 60)
+            samples.append((minute, rss_mb(worker.proc.pid)))
+            print(f"  match minute {minute:5.1f}: worker RSS {samples[-1][1]:6.0f} MB", flush=True)
+        if sim.returncode != 0:
+            raise RuntimeError(f"the simulator failed; see {folder}/sim-*.log")
+        return samples
+    finally:
+        worker.stop()
+
+
+def runs_at_once(folder: Path, runs: int, minutes: float) -> float:
+    """RSS (MB) of a fresh worker after `runs` runs streamed at once for `minutes` (real time)."""
+    worker = WorkerProcess(folder, f"memory-{runs}-{uuid.uuid4().hex[:6]}",
+                           {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}).start()
+    try:
+        if runs == 0:
+            time.sleep(minutes * 60)
+            return rss_mb(worker.proc.pid)
+        matches = [simulate(worker.url, folder, f"m{uuid.uuid4().hex[:6]}", 1.0, minutes * 60, extras=False)
+                   for _ in range(max(1, runs // PLAYERS))]
+        for sim in matches:
+            sim.wait()
+        return rss_mb(worker.proc.pid)
+    finally:
+        worker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--speedup", type=float, default=10.0, help="match time per real second (whole match)")
+    parser.add_argument("--minutes", type=float, default=3.0, help="real minutes of each runs-at-once phase")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print(f"one 90-minute match at {args.speedup:g}x ...", flush=True)
+        match = whole_match(folder, args.speedup)
+        by_runs = {}
+        for runs in (0, PLAYERS, 10 * PLAYERS):
+            print(f"{runs} runs at once for {args.minutes:g} min ...", flush=True)
+            by_runs[runs] = runs_at_once(folder, runs, args.minutes)
+
+    print(f"\n{'what':58} {'RSS':>10}")
+    for minute, mb in match[::max(1, len(match) // 10)] + [match[-1]]:
+        print(f"{'one match (24 runs), match minute ' + format(minute, '.0f'):58} {mb:7.0f} MB")
+    print(f"{'  growth over the second half (minute 45 to 90)':58} "
+          f"{match[-1][1] - min(match, key=lambda s: abs(s[0] - 45))[1]:+7.0f} MB")
+    for runs, mb in by_runs.items():
+        print(f"{f'{runs} runs streaming at 10 Hz for {args.minutes:g} min (fresh worker)':58} {mb:7.0f} MB")
+    per_run = (by_runs[10 * PLAYERS] - by_runs[PLAYERS]) / (9 * PLAYERS)
+    print(f"{'  memory per extra active run (22 -> 220 runs)':58} {per_run * 1024:7.0f} kB")
+
+
+if __name__ == "__main__":
+    main()

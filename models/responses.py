@@ -1,0 +1,278 @@
+"""What the HTTP API answers, as marshmallow schemas: the response bodies `/openapi.json` documents.
+
+The routes build their answers as plain dicts (the hot paths stay cheap); these schemas say what
+those dicts hold, and the fuzz test (tests/integration/test_fuzz_openapi.py) checks every answer it
+gets against them. Fields always present are `required`; a field that may be null has
+`allow_none`. A schema that lists every key refuses others (marshmallow's default, `RAISE`, becomes
+`additionalProperties: false`); per-field maps (stats, window columns) and the motion block, whose
+metrics grow, stay open.
+"""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from agents.stats import AGG_CHOICES
+from models.device import FIELD_TYPES
+
+Number = fields.Float          # a JSON number (integers included)
+
+
+def nullable(field: type[fields.Field] = Number, **kwargs) -> fields.Field:
+    return field(required=True, allow_none=True, **kwargs)
+
+
+class RunIds(Schema):
+    """The run an answer is about."""
+
+    device_id = fields.String(required=True)
+    run_id = fields.String(required=True)
+
+
+class ErrorSchema(Schema):
+    """Every 4xx and 503: what is wrong, and details (a message, or the problems per field or index)."""
+
+    error = fields.String(required=True, metadata={"example": "device not found"})
+    detail = fields.Raw(required=True, allow_none=True, metadata={"example": "'gps_9' is not registered"})
+
+
+# ------------------------------------------------------------------ devices
+
+class DeviceOut(Schema):
+    device_name = fields.String(required=True)
+    schema = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(list(FIELD_TYPES))),
+                         required=True)
+    created_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+    updated_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+
+
+class RegisteredDevice(DeviceOut):
+    ingest_token = fields.String(required=True, metadata={
+        "description": "The device's ingest token: shown only here (stored hashed)"})
+
+
+class DeviceToken(Schema):
+    device_name = fields.String(required=True)
+    ingest_token = fields.String(required=True)
+
+
+class DeletedDevice(Schema):
+    deleted = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
+class DeviceNames(Schema):
+    devices = fields.List(fields.String(), required=True)
+
+
+# ------------------------------------------------------------------ ingest
+
+class Ingested(RunIds):
+    accepted = fields.Integer(required=True)
+    topic = fields.String(required=True)
+
+
+class SensorLoggerIngested(RunIds):
+    message_id = fields.String(required=True)
+    accepted = fields.Integer(required=True)
+    left_out = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                           metadata={"description": "Entries of other sensors, per sensor name"})
+    duplicate = fields.Boolean(required=True, metadata={"description": "A retried messageId: nothing was written"})
+
+
+# ------------------------------------------------------------------ live queries
+
+class RunConfigOut(Schema):
+    triggers = fields.Dict(keys=fields.String(), values=fields.List(Number()), required=True)
+    window_seconds = Number(required=True)
+    table_preappend = nullable(fields.String)
+    motion = fields.Dict(required=True)
+
+
+class StreamStarted(RunIds):
+    status = fields.String(required=True, validate=validate.OneOf(["started"]))
+    config = fields.Nested(RunConfigOut, required=True)
+
+
+class StreamStopping(RunIds):
+    status = fields.String(required=True, validate=validate.OneOf(["stopping"]))
+
+
+class FieldStats(Schema):
+    count = fields.Integer(required=True)
+    mean = nullable()
+    min = nullable()
+    max = nullable()
+    sum = Number(required=True)
+    std = Number(required=True)
+
+
+class RunStatsOut(RunIds):
+    agg_type = fields.String(required=True, validate=validate.OneOf(AGG_CHOICES))
+    count = fields.Integer(required=True, metadata={"description": "Readings in the run"})
+    stats = fields.Dict(keys=fields.String(), required=True, metadata={
+        "description": "Per numeric field: the aggregate asked for (a number, null before any value), "
+                       "or with `agg_type=all` every aggregate"})
+
+
+class Speed(RunIds):
+    speed = Number(required=True, metadata={"description": "m/s from the two latest fixes"})
+    smoothed_speed = Number(required=True)
+    timestamp = Number(required=True, metadata={"description": "The latest fix's time, epoch seconds"})
+    unit = fields.String(required=True, validate=validate.OneOf(["m/s"]))
+
+
+class SqlResult(Schema):
+    columns = fields.List(fields.String(), required=True)
+    rows = fields.List(fields.List(fields.Raw()), required=True, metadata={"description": "Each row's values, "
+                                                                                         "in the columns' order"})
+    truncated = fields.Boolean(required=True)
+
+
+class WindowRow(Schema):
+    """A window of a run; per measurement field also `<field>_avg`, `_min`, `_max`, `_sum`, `_std`."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    window_start = Number(required=True)
+    window_end = Number(required=True)
+    timestamp = Number(required=True, metadata={"description": "The window's end"})
+    count = fields.Integer(required=True)
+    final = fields.Boolean(metadata={"description": "false while the window is open (live routes only)"})
+
+
+class Motion(Schema):
+    """Distance, speeds, zones and efforts of a positional run (docs/maths.md)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    distance_m = Number(required=True)
+    top_speed_mps = Number(required=True)
+    zones = fields.List(fields.Dict(), required=True)
+
+
+class RunSummary(RunIds):
+    """A run's summary. An archived run whose summary is not written yet has only its ids."""
+
+    status = fields.String(validate=validate.OneOf(["active", "finished"]))
+    silent = fields.Boolean()
+    readings = fields.Integer()
+    late_readings = fields.Integer()
+    first_t = Number(allow_none=True)
+    last_t = Number(allow_none=True)
+    duration_s = Number()
+    config = fields.Nested(RunConfigOut)
+    alerts = fields.Integer()
+    stats = fields.Dict(keys=fields.String(), values=fields.Nested(FieldStats))
+    motion = fields.Nested(Motion)
+    position_fields = fields.List(fields.String())
+    last_position = fields.Dict()
+    subscribed = fields.Boolean(metadata={"description": "Whether workers consume its topic now (live route only)"})
+
+
+class RunWindows(RunIds):
+    windows = fields.List(fields.Nested(WindowRow), required=True)
+
+
+class Alert(RunIds):
+    """A threshold alert (`field`, `value`, `min`, `max`) or a data-delay alert (`silent_seconds`)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    seq = fields.Integer(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(["threshold", "data_delay"]))
+    t = Number(required=True, allow_none=True)
+
+
+class RunAlerts(RunIds):
+    alerts = fields.List(fields.Nested(Alert), required=True)
+
+
+class RunListing(RunIds):
+    status = fields.String(required=True)
+    silent = fields.Boolean(required=True)
+    readings = fields.Integer(required=True)
+    last_t = nullable()
+
+
+class RunList(Schema):
+    runs = fields.List(fields.Nested(RunListing), required=True)
+    unreachable_workers = fields.List(fields.String(), metadata={"description": "Workers that did not answer"})
+
+
+# ------------------------------------------------------------------ history
+
+class DayRun(RunIds):
+    day = fields.String(required=True)
+    first_t = nullable()
+    duration_s = nullable()
+    distance_m = nullable()
+    top_speed_mps = nullable()
+    sprints = nullable(fields.Integer)
+
+
+class HistoryRuns(Schema):
+    """`device_id` and the device's summaries, or `from`, `to` and the runs started on those days."""
+
+    device_id = fields.String()
+    from_ = fields.String(data_key="from")
+    to = fields.String()
+    runs = fields.List(fields.Dict(), required=True, metadata={"description": "RunSummary or DayRun objects"})
+
+
+class ArchivedReading(Schema):
+    t = Number(required=True, metadata={"description": "Event time, epoch seconds"})
+    received_at = nullable()
+    data = fields.Dict(required=True, metadata={"description": "The reading as the device sent it"})
+
+
+class HistoryReadings(RunIds):
+    readings = fields.List(fields.Nested(ArchivedReading), required=True)
+    next = nullable(fields.String, metadata={"description": "Pass as `after` for the next page; null: last page"})
+
+
+# ------------------------------------------------------------------ topics and operations
+
+class TopicList(Schema):
+    topics = fields.List(fields.String(), required=True)
+
+
+class TopicMessages(Schema):
+    messages = fields.List(fields.Dict(), required=True, metadata={"description": "Readings, newest first"})
+
+
+class DeletedTopics(Schema):
+    deleted = fields.List(fields.String(), required=True)
+
+
+class Probe(Schema):
+    ok = fields.Boolean(required=True)
+    error = fields.String()
+
+
+class SinkHealth(Schema):
+    behind = fields.Boolean(required=True)
+    unwritten_records = fields.Integer(required=True)
+    rows_written = fields.Integer(required=True)
+    last_written_at = nullable()
+    failing_for_s = nullable()
+    last_error = nullable(fields.String)
+
+
+class Health(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "degraded"]))
+    kafka = fields.Nested(Probe, required=True)
+    cassandra = fields.Nested(Probe, required=True)
+    sink = fields.Nested(SinkHealth, required=True)
+
+
+class ApiIndex(Schema):
+    service = fields.String(required=True)
+    dashboard = fields.String(required=True)
+    health = fields.String(required=True)
+    docs = fields.String(required=True)
+    openapi = fields.String(required=True)
+    routes = fields.List(fields.String(), required=True, metadata={"example": ["GET /devices"]})

@@ -152,6 +152,9 @@ class Motion(Schema):
     distance_m = Number(required=True)
     top_speed_mps = Number(required=True)
     zones = fields.List(fields.Dict(), required=True)
+    source = fields.String(allow_none=True, validate=validate.OneOf(["gps", "optical"]), metadata={
+        "description": "How positions were smoothed (the run config's motion.source, else told from the fixes: "
+                       "lat/lon or x/y under 20 Hz is gps); null until the first fixes are in"})
 
 
 class RunSummary(RunIds):

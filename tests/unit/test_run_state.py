@@ -122,6 +122,17 @@ def test_window_columns_are_the_keys_of_a_window_row_whatever_the_data():
     assert run_state.window_columns(["latitude", "longitude"]) == list(row)
 
 
+def test_a_run_stored_before_motion_sources_existed_goes_on_as_it_was():
+    readings = track(200)
+    state, _, _ = fold(readings[:100])
+    old_shape = {k: v for k, v in state["motion"].items() if k not in ("source", "held", "held_next", "smooth_t")}
+    assert run_state.summary({**state, "motion": old_shape})["motion"] == run_state.summary(state)["motion"]
+    whole, _, _ = fold(readings)
+    for apply in (run_state.apply_readings, run_state.apply_burst):
+        resumed, _, _ = apply({**state, "motion": old_shape}, readings[100:], 2, 0.0, GRACE, "timestamp")
+        assert run_state.summary(resumed)["motion"] == run_state.summary(whole)["motion"]
+
+
 def test_alerts_of_one_record_get_their_own_sequence_numbers():
     """The sequence number is an alert's key in Cassandra: two alerts of one record must not share it."""
     readings = [{"t": 1.0 + i, "data": {"hr": hr, "temp": temp}} for i, (hr, temp) in
@@ -133,13 +144,3 @@ def test_alerts_of_one_record_get_their_own_sequence_numbers():
         after, _, more = apply(state, readings, 0, 0.0, GRACE)
         assert [a["seq"] for a in first] == [1, 2] and [a["field"] for a in first] == ["hr", "temp"]
         assert [a["seq"] for a in more] == [1, 2, 3] and after["alerts"] == 3
-
-
-def test_a_run_stored_before_motion_sources_existed_goes_on_as_it_was():
-    readings = track(200)
-    state, _, _ = fold(readings[:100])
-    old_shape = {k: v for k, v in state["motion"].items() if k not in ("source", "held", "held_next", "smooth_t")}
-    assert run_state.summary({**state, "motion": old_shape})["motion"] == run_state.summary(state)["motion"]
-    resumed, _, _ = run_state.apply_readings({**state, "motion": old_shape}, readings[100:], 2, 0.0, GRACE, "timestamp")
-    whole, _, _ = fold(readings)
-    assert run_state.summary(resumed)["motion"] == run_state.summary(whole)["motion"]

@@ -47,9 +47,10 @@ def get_match(match_id: str) -> dict[str, Any] | None:
 
 def local_matches() -> list[dict[str, Any]]:
     """Every match in this worker's table partitions, as list rows."""
-    return [{"match_id": s["match_id"], "status": s["status"], "minute": s["minute"],
+    return [{"match_id": s["match_id"], "status": s["status"], "period": s["period"], "minute": s["minute"],
              "score": {t: side["goals"] for t, side in s["sides"].items()},
-             "teams": {t: side["name"] for t, side in s["sides"].items()}, "last_t": s["last_t"]}
+             "teams": {t: side["name"] for t, side in s["sides"].items()},
+             "win_probability": s["win_probability"], "last_t": s["last_t"]}
             for s in (value["state"] for _, value in list(matches.items()) if value)]
 
 

@@ -101,8 +101,8 @@ class MatchTimeline(View):
                 errors={**LIVE_MATCH_ERRORS, 422: "`last` out of range or not in ASCII digits"})
     @answered_by_owner
     async def get(self, request: Request, match_id: str) -> Response:
+        last = query_int(request, "last", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         entries = local_match(match_id)["timeline"]
-        last = query_int(request, "last", len(entries) or 1, MAX_HISTORY_LIMIT)
         return web.json_response({"match_id": match_id, "timeline": entries[-last:]})
 
 

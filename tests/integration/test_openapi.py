@@ -156,6 +156,10 @@ async def start_match(http, worker: Worker) -> str:
                "detail": ""}
     status, body = await call(http, "POST", f"{worker.url}/ingest/{EVENTS_DEVICE}/{match}", json=[kickoff])
     assert status == 200, body
+
+    async def known() -> bool:
+        return (await call(http, "GET", f"{worker.url}/matches/{match}"))[0] == 200
+    await wait_for(known, timeout=60, what=f"match {match} on the worker")
     return match
 
 

@@ -68,13 +68,10 @@ run_alerts = RunRows(alert_chunks, settings.alert_history)
 class OwnedRuns:
     """The latest state of each run this worker owns, in memory.
 
-    Views, the silence timer and the watchdog read here instead of decoding states from RocksDB
-    (which blocked the event loop for milliseconds). Every change goes through `put`, so once
-    `load_all` has read the table after a rebalance, memory holds every run of this worker's
-    partitions: a run not here has no state, and is not looked up. That matters, because the
-    RocksDB store looks a missing key up in every assigned partition, and the watchdog asks for
-    every subscribed run each second. Cleared at every rebalance, since ownership may move; until
-    reloaded (`stale`), a run not in memory is read from the table.
+    Views and the silence timer read here instead of decoding every state from RocksDB (which
+    blocked the event loop for milliseconds). Cleared at every rebalance, since ownership may move;
+    after that, states are read from the table and cached again, and `load_all` caches every run of
+    the new assignment once Faust's recovery completes.
     """
 
     def __init__(self, table: Any) -> None:
@@ -84,11 +81,18 @@ class OwnedRuns:
 
     def get(self, key: str) -> dict[str, Any] | None:
         state = self.states.get(key)
-        if state is None and self.stale:
+        if state is None:
             state = self.table.get(key.encode())
             if state is not None:
                 self.states[key] = state
         return state
+
+    def known(self, key: str) -> dict[str, Any] | None:
+        """The state from memory alone once loaded: for the watchdog, which looks at every subscribed
+        run each second. Every change goes through `put`, so a run missing here has no state; and a
+        missing key costs RocksDB a look-up in every assigned partition. Should a run be missing that
+        the table has, the watchdog asks the agent to read it back, which finds it applied (`get`)."""
+        return self.get(key) if self.stale else self.states.get(key)
 
     def put(self, key: str, state: dict[str, Any]) -> None:
         self.table[key.encode()] = state

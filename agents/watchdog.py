@@ -81,7 +81,7 @@ class SkippedRecords:
                 continue
             if run_statuses.status(key) == "deleted":
                 continue        # its topic is being deleted; once written again, ingest marks it active
-            state = owned.get(key)
+            state = owned.known(key)
             runs_here[TopicPartition(topic, partition)] = (key, state.get("source_next", 0) if state else 0)
         try:
             ends = await gateway.end_offsets(list(runs_here))

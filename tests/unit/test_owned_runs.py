@@ -29,19 +29,20 @@ class CountingTable(dict):
         return super().get(key, default)
 
 
-def test_a_loaded_cache_answers_every_run_of_its_partitions_without_reading_the_table() -> None:
+def test_once_loaded_the_watchdogs_view_answers_from_memory_and_the_agents_still_asks_the_table() -> None:
     table = CountingTable({b"gps/r1": {"source_next": 7}})
     runs = OwnedRuns(table)
-    assert runs.get("gps/r1") == {"source_next": 7} and runs.get("gps/none") is None
+    assert runs.known("gps/r1") == {"source_next": 7} and runs.known("gps/none") is None
     assert table.reads == 2                         # stale (as after a rebalance): the table answers
     runs.load_all()
     for _ in range(100):
-        assert runs.get("gps/none") is None and runs.get("gps/r1") == {"source_next": 7}
-    runs.put("gps/r2", {"source_next": 1})
-    assert runs.get("gps/r2") == {"source_next": 1} and table[b"gps/r2"] == {"source_next": 1}
+        assert runs.known("gps/none") is None and runs.known("gps/r1") == {"source_next": 7}
     assert table.reads == 2
+    runs.put("gps/r2", {"source_next": 1})
+    assert runs.known("gps/r2") == {"source_next": 1} and table[b"gps/r2"] == {"source_next": 1}
+    assert runs.get("gps/none") is None and table.reads == 3     # the agent's look-up of a new run: the table
     runs.forget_all()                                # the next rebalance: ownership may have moved
-    assert runs.get("gps/r2") == {"source_next": 1} and table.reads == 3
+    assert runs.known("gps/r2") == {"source_next": 1} and table.reads == 4
 
 
 def test_the_watchdog_reads_no_run_from_the_table_once_the_cache_is_loaded(monkeypatch) -> None:

@@ -121,6 +121,9 @@ class MatchWinProbability(View):
 
 # ------------------------------------------------------------------ the gateway's check
 
+OWNER_WAIT_S = 15.0
+
+
 class MatchClock:
     """The clock (status, period, minute) of a match as its owner has it, for the gateway's check."""
 
@@ -130,12 +133,7 @@ class MatchClock:
     async def current(self, match_id: str) -> dict[str, Any]:
         """The match's state as far as the reducer's checks go, from the worker that owns it: a
         match with no events yet is a new one."""
-        await warm_router()
-        key = matches.match_key(match_id)
-        try:
-            owner = owner_url(key)
-        except (KeyError, TypeError) as exc:
-            raise ApiError(503, "no worker owns this match right now (rebalancing); retry shortly") from exc
+        owner = await self.owner(matches.match_key(match_id))
         if owner is None:
             known = matches.get_match(match_id)
             return known["state"] if known else new_match(match_id)
@@ -153,6 +151,21 @@ class MatchClock:
                            f"{type(exc).__name__}: {exc}") from exc
         return {**new_match(match_id), **{k: clock[k] for k in ("status", "period", "minute")}}
 
+
+    @staticmethod
+    async def owner(key: str) -> str | None:
+        """The owner's URL (None: this worker). While the workers' partitions are being assigned (at
+        start-up, or a new run's rebalance) there is none: wait for one rather than refuse the feed's
+        first events, for up to OWNER_WAIT_S."""
+        await warm_router()
+        deadline = asyncio.get_running_loop().time() + OWNER_WAIT_S
+        while True:
+            try:
+                return owner_url(key)
+            except (KeyError, TypeError) as exc:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise ApiError(503, "no worker owns this match right now (rebalancing); retry shortly") from exc
+            await asyncio.sleep(0.2)
 
     async def close(self) -> None:
         if self.http is not None:

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from aiokafka import TopicPartition
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import IllegalStateError, UnknownTopicOrPartitionError
+from faust.tables.base import Collection
 from faust.transport.conductor import Conductor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
@@ -174,3 +175,20 @@ async def _commit_without_deleted_topics(self: GroupCoordinator, assignment: Any
 
 
 GroupCoordinator._do_commit_offsets = _commit_without_deleted_topics
+
+
+_verify_source_topic_partitions = Collection._verify_source_topic_partitions
+
+
+def _deleted_source_topic_is_no_mismatch(self: Collection, source_topic: str) -> None:
+    """A table written while processing a record of a run topic checks, once per topic, that the
+    topic has as many partitions as the table's changelog. A record of a run topic deleted a moment
+    ago (DELETE /delete-topic, then the run streamed again) finds 0 partitions, and Faust raised
+    PartitionsMismatch, which crashed the agent (seen in test_topic_churn under load). A deleted
+    topic is no mismatch: skip it, uncached, so the re-created topic is checked when it exists."""
+    if self.app.consumer.topic_partitions(source_topic) == 0:
+        return
+    _verify_source_topic_partitions(self, source_topic)
+
+
+Collection._verify_source_topic_partitions = _deleted_source_topic_is_no_mismatch

@@ -61,6 +61,20 @@ def position_kind(reading: dict[str, Any]) -> tuple[str, str, str] | None:
     return None
 
 
+def fold_fix(motion: dict[str, Any] | None, position: dict[str, Any] | None, reading: dict[str, Any],
+             cfg: MotionConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Fold a reading's position, if it has one, into the run's motion; the first one fixes which
+    fields hold positions. Both apply paths fold motion fix by fix through here."""
+    kind = position_kind(reading["data"])
+    if kind is None:
+        return motion, position
+    a, b, how = kind
+    if motion is None:
+        motion, position = motion_initial(cfg), {"fields": [a, b], "kind": how}
+    add = motion_add if how == "geo" else motion_add_xy
+    return add(motion, reading["t"], reading["data"][a], reading["data"][b], cfg), position
+
+
 def passes_triggers(reading: dict[str, Any], triggers: dict[str, list[float]]) -> bool:
     return all(is_numeric(reading.get(f)) and lo <= reading[f] <= hi for f, (lo, hi) in triggers.items())
 
@@ -110,12 +124,7 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
             if outside and not excursions.get(field):
                 alerts.append({"type": "threshold", "field": field, "value": value, "min": lo, "max": hi, "t": t})
             excursions[field] = outside
-        kind = position_kind(data)
-        if kind is not None:
-            a, b, how = kind
-            if motion is None:
-                motion, position = motion_initial(cfg), {"fields": [a, b], "kind": how}
-            motion = (motion_add if how == "geo" else motion_add_xy)(motion, t, data[a], data[b], cfg)
+        motion, position = fold_fix(motion, position, reading, cfg)
         first_t = t if first_t is None else min(first_t, t)
         last_t = t if last_t is None else max(last_t, t)
     if last_t is not None:
@@ -154,13 +163,7 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
     motion, position = state["motion"] and motion_upgraded(state["motion"]), state["position"]
     cfg = motion_config(state)
     for reading in ordered:
-        kind = position_kind(reading["data"])
-        if kind is not None:
-            a, b, how = kind
-            if motion is None:
-                motion, position = motion_initial(cfg), {"fields": [a, b], "kind": how}
-            motion = (motion_add if how == "geo" else motion_add_xy)(motion, reading["t"], reading["data"][a],
-                                                                      reading["data"][b], cfg)
+        motion, position = fold_fix(motion, position, reading, cfg)
     first_t, last_t = state["first_t"], state["last_t"]
     if ordered:
         first_t = ordered[0]["t"] if first_t is None else min(first_t, ordered[0]["t"])

@@ -42,6 +42,9 @@ SINK_GROUP = f"{settings.app_id}-sink"
 OBSERVE_EVERY_S = 1.0          # how often the poll loop notes its progress in `keeping_up`
 BEHIND_AFTER_S = 10.0          # records in Kafka this long and still unwritten make /health say the sink is behind
 COMMITTED_TIMEOUT_S = 2.0      # how long the lag count waits for a partition's committed offset
+# A poll of 200 records of 200 readings is 40,000 rows: building them in one go held the event loop
+# for ~250 ms, starving the run agent (one record per loop turn) and the queries.
+YIELD_EVERY_ROWS = 1000
 
 
 def record_writes(topic: str, offset: int, value: dict[str, Any]) -> list[Write]:
@@ -92,8 +95,16 @@ class ArchiveSink:
                                                      if tp in self.committed}, now)
         if not polled:
             return
-        writes = [w for tp, messages in polled.items() for m in messages
-                  for w in record_writes(tp.topic, m.offset, orjson.loads(m.value))]
+        writes: list[Write] = []
+        since_yield = 0
+        for tp, messages in polled.items():
+            for message in messages:
+                rows = record_writes(tp.topic, message.offset, orjson.loads(message.value))
+                writes += rows
+                since_yield += len(rows)
+                if since_yield >= YIELD_EVERY_ROWS:       # the run agent and queries share this loop
+                    since_yield = 0
+                    await asyncio.sleep(0)
         await self.writer.write(writes)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in polled.items()}
         try:

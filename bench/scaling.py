@@ -127,7 +127,7 @@ def report(cases: list[Case]) -> None:
         print(f"{c.runs:6} {c.workers:7} {c.discovery_s:11.1f} {s.rate:9,.0f} {s.processed:11,.0f} {s.archived:10,.0f} "
               f"{max(s.lag_end, s.archive_lag_end):8,} {c.fresh.p50:8.0f}/{c.fresh.p99:<8.0f} {c.fresh.new_run_ms:10,.0f} "
               f"{'/'.join(f'{r:.0f}' for r in c.rss_mb):>14} {s.processed / c.ceiling:9.3f}x")
-    print("(processed and archived: readings/s the run agents' and the sinks' consumer groups committed; the ceiling: "
+    print("(processed: readings/s applied in the tables (GET /runs); archived: committed by the sinks; the ceiling: "
           "a plain aiokafka consumer reading the case's topics)")
 
 

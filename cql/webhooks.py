@@ -1,7 +1,8 @@
 """Webhook registrations and delivery state in Cassandra (tables in cql/schema.cql).
 
-Registrations are read by every worker for each alert, so each worker caches the whole list for
-`SP_REGISTRY_CACHE_SECONDS`, like the device registry. Delivery state is keyed by webhook and alert
+Registrations belong to the app (SP_APP_ID): every app reads every run topic, so an app that
+delivered another's webhooks would send its alerts twice. They are read by every worker for each
+alert, so each worker caches its app's list for `SP_REGISTRY_CACHE_SECONDS`, like the device registry. Delivery state is keyed by webhook and alert
 (device, run, seq): every write is an idempotent upsert or delete, safe to repeat after a crash.
 """
 
@@ -46,20 +47,21 @@ class WebhookStore:
 
     async def register(self, url: str, device_id: str | None, kind: str | None, secret: str | None) -> Webhook:
         webhook = Webhook(uuid.uuid4().hex, url, device_id, kind, secret, _now())
-        await execute("INSERT INTO {ks}.webhooks (webhook_id, url, device_id, kind, secret, created_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?)", (webhook.webhook_id, url, device_id, kind, secret,
-                                                    webhook.created_at))
+        await execute("INSERT INTO {ks}.webhooks (app_id, webhook_id, url, device_id, kind, secret, created_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)", (settings.app_id, webhook.webhook_id, url, device_id, kind,
+                                                       secret, webhook.created_at))
         self._cached = None
         return webhook
 
     async def delete(self, webhook_id: str) -> bool:
-        result = await execute("DELETE FROM {ks}.webhooks WHERE webhook_id = ? IF EXISTS", (webhook_id,))
+        result = await execute("DELETE FROM {ks}.webhooks WHERE app_id = ? AND webhook_id = ? IF EXISTS",
+                               (settings.app_id, webhook_id))
         self._cached = None
         return bool(result.one()[0])
 
     async def get(self, webhook_id: str) -> Webhook | None:
         row = (await execute("SELECT webhook_id, url, device_id, kind, secret, created_at FROM {ks}.webhooks "
-                             "WHERE webhook_id = ?", (webhook_id,))).one()
+                             "WHERE app_id = ? AND webhook_id = ?", (settings.app_id, webhook_id))).one()
         return None if row is None else _webhook(row)
 
     async def all(self, fresh: bool = False) -> list[Webhook]:
@@ -67,7 +69,8 @@ class WebhookStore:
         if self._cached and not fresh and time.monotonic() - self._cached[0] < settings.registry_cache_seconds:
             return self._cached[1]
         try:
-            rows = await execute("SELECT webhook_id, url, device_id, kind, secret, created_at FROM {ks}.webhooks")
+            rows = await execute("SELECT webhook_id, url, device_id, kind, secret, created_at FROM {ks}.webhooks "
+                                 "WHERE app_id = ?", (settings.app_id,))
         except Exception:
             if self._cached:
                 return self._cached[1]

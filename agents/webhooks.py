@@ -28,6 +28,7 @@ from agents.topics import alerts_topic
 from agents.webhook_policy import accepted, backoff_seconds, body, delivery_key, headers, retryable, wants
 from cql.webhooks import Outcome, webhooks
 from models.webhook import Webhook
+from sports_prophet import metrics
 from sports_prophet.app import app
 from sports_prophet.config import settings
 
@@ -119,6 +120,7 @@ class Deliverer:
             return                      # the partition moved on: its new owner resumes the delivery
         await persist(lambda: webhooks.finish(delivery.partition, delivery.webhook_id, delivery.alert, outcome),
                       "record a delivery's outcome")
+        metrics.webhook_deliveries.labels("delivered" if outcome.error is None else "dead").inc()
         if outcome.error is not None:
             log.warning("webhook %s: alert %s dead-lettered after %d attempts: %s", delivery.webhook_id,
                         delivery_key(delivery.alert), outcome.attempts, outcome.error)
@@ -131,6 +133,7 @@ class Deliverer:
             if delivery.partition not in self.partitions:
                 return None
             status, error = await self.attempt(webhook, delivery.alert, payload, attempt)
+            metrics.webhook_attempts.labels("accepted" if error is None else "failed").inc()
             if error is None or not retryable(status) or attempt == settings.webhook_max_attempts:
                 return Outcome(attempt, status, error)
             await asyncio.sleep(backoff_seconds(attempt, settings.webhook_base_delay_seconds,

@@ -179,6 +179,10 @@ async def test_each_excursion_arrives_once_and_a_dead_receiver_ends_in_dead_lett
     opened = [orjson.loads(r.body)["alert"] for r in receiver.got["open"]]
     assert sorted((a["device_id"], a["type"]) for a in opened) == sorted(
         [(device, "data_delay"), (other, "threshold"), (other, "data_delay")])
+    async with http.get(f"{hook_worker.url}/metrics") as r:
+        metrics = await r.text()
+    assert 'sp_webhook_deliveries_total{outcome="delivered"} 6.0' in metrics           # 3 flaky, 1 delay, 2 other
+    assert 'sp_webhook_deliveries_total{outcome="dead"} 6.0' in metrics                # 3 down, 3 gone
 
 
 async def test_a_killed_worker_does_not_resend_what_was_delivered(http, hook_worker, receiver, cql):

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 import aiohttp
 import mode
@@ -61,7 +61,7 @@ class Delivery:
 class Deliverer:
     def __init__(self) -> None:
         self.queues: dict[str, asyncio.Queue[Delivery]] = {}
-        self.senders: list[asyncio.Task] = []
+        self.tasks: list[asyncio.Task] = []            # the senders and outbox resumptions: cancelled at stop
         self.pending: set[tuple[str, str]] = set()     # (webhook id, alert key): queued or being sent here
         self.partitions: set[int] = set()              # the alerts partitions this worker owns
         self._session: aiohttp.ClientSession | None = None
@@ -93,8 +93,13 @@ class Deliverer:
         queue = self.queues.get(webhook_id)
         if queue is None:
             queue = self.queues[webhook_id] = asyncio.Queue(settings.webhook_queue_size)
-            self.senders += [asyncio.ensure_future(self._send_from(queue)) for _ in range(settings.webhook_concurrency)]
+            for _ in range(settings.webhook_concurrency):
+                self.spawn(self._send_from(queue))
         return queue
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run in the background until done or stopped (finished tasks are let go)."""
+        self.tasks = [task for task in self.tasks if not task.done()] + [asyncio.ensure_future(work)]
 
     async def _send_from(self, queue: asyncio.Queue[Delivery]) -> None:
         while True:
@@ -161,7 +166,7 @@ class Deliverer:
 
     async def stop(self) -> None:
         """Unfinished deliveries stay in the outbox, for whoever owns their partition next."""
-        for task in self.senders:
+        for task in self.tasks:
             task.cancel()
         if self._session is not None:
             await self._session.close()
@@ -181,7 +186,7 @@ async def deliver_alerts(stream) -> None:
 async def resume_deliveries(app_, assigned, **kwargs) -> None:
     """Resume the new assignment's outbox in the background: the rebalance does not wait on Cassandra."""
     alerts = alerts_topic.get_topic_name()
-    asyncio.ensure_future(deliverer.resume({tp.partition for tp in assigned if tp.topic == alerts}))
+    deliverer.spawn(deliverer.resume({tp.partition for tp in assigned if tp.topic == alerts}))
 
 
 @app.service

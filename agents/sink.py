@@ -141,8 +141,11 @@ class ArchiveSink:
                 # Kafka is away and aiokafka asks for ever: /health and /metrics answer without these.
                 ends = {tp: end for tp, end in ends.items() if tp in self.committed}
                 break
-        self.keeping_up.observe(self.committed, ends, time.time())
-        return sum(max(0, end - self.committed[tp]) for tp, end in ends.items())
+        # poll_once empties `committed` at a resubscription, which can happen during the awaits above:
+        # a partition it no longer has is not counted (GET /health answered 500 with a KeyError).
+        committed = self.committed
+        self.keeping_up.observe(committed, ends, time.time())
+        return sum(max(0, end - committed[tp]) for tp, end in ends.items() if tp in committed)
 
     async def health(self) -> dict[str, Any]:
         lag = await self.unwritten()

@@ -225,6 +225,21 @@ def _effort(
     return since, counted, False
 
 
+def held_speed(window: list[list[float]], horizon: float) -> float | None:
+    """The speed held since ``horizon``: the slowest of the steps covering it; None while the
+    steps do not reach back that far. The top speed is the best of these (``_kinematics``)."""
+    if not window or window[0][0] > horizon + TIME_EPS_S:
+        return None
+    return min(s for _, s in window)
+
+
+def local_xy(state: MotionState, lat: float, lon: float) -> tuple[float, float]:
+    """A lat/lon point in the run's local metres (the tangent plane at its first fix), where its
+    smoothed positions are: for geometry given in degrees, such as a lap's start line."""
+    origin = state["origin"]
+    return _enu_offset_m(origin[0], origin[1], lat, lon, origin[0])
+
+
 def _kinematics(state: MotionState, t: float, sx: float, sy: float, cfg: MotionConfig) -> MotionState:
     """Fold one smoothed fix: the step from the previous one gives distance,
     speed and acceleration, and through them zones, top speed and efforts."""
@@ -248,9 +263,8 @@ def _kinematics(state: MotionState, t: float, sx: float, sy: float, cfg: MotionC
     horizon = t - cfg.hold_s(state["source"])
     while len(window) > 1 and window[1][0] <= horizon + TIME_EPS_S:
         window.pop(0)
-    top = state["top_speed_mps"]
-    if window[0][0] <= horizon + TIME_EPS_S:
-        top = max(top, min(s for _, s in window))
+    held = held_speed(window, horizon)
+    top = state["top_speed_mps"] if held is None else max(state["top_speed_mps"], held)
 
     sprinting = state["sprint_since"] is not None
     sprint_since, sprint_counted, new_sprint = _effort(

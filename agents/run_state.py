@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import segments
 from agents.motion import (MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary,
                            motion_upgraded)
 from agents.stats import Columns, RunStats, WindowBuffer, is_numeric, numeric_columns
@@ -39,6 +40,7 @@ def new_run(device_id: str, run_id: str, window_seconds: float, since: float = 0
         "silent": False,
         "alerts": 0,
         "windows_closed": 0,         # closed windows ever kept in the run-window-chunks table (agents/owned.py)
+        "segments": segments.initial(),
     }
 
 
@@ -75,6 +77,28 @@ def fold_fix(motion: dict[str, Any] | None, position: dict[str, Any] | None, rea
     return add(motion, reading["t"], reading["data"][a], reading["data"][b], cfg), position
 
 
+def fold_reading(motion: dict[str, Any] | None, position: dict[str, Any] | None, segs: segments.Segments,
+                 reading: dict[str, Any], measured: dict[str, Any], cfg: MotionConfig,
+                 seg_cfg: segments.SegmentConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None,
+                                                          segments.Segments]:
+    """`fold_fix`, then the reading and the step its fix made into the run's segments (agents/segments.py)."""
+    before = motion
+    motion, position = fold_fix(motion, position, reading, cfg)
+    line = segments.lap_line_xy(seg_cfg, motion, bool(position) and position["kind"] == "geo")
+    segs = segments.fold_reading(segs, reading["t"], measured, segments.motion_step(before, motion, cfg), seg_cfg,
+                                 len(cfg.zone_edges_mps) + 1, line)
+    return motion, position, segs
+
+
+def run_segments(state: dict[str, Any]) -> segments.Segments:
+    """The run's segments (a run stored before segments existed starts them now)."""
+    return state.get("segments") or segments.initial()
+
+
+def segment_config(state: dict[str, Any]) -> segments.SegmentConfig:
+    return segments.SegmentConfig.from_dict(state["config"].get("segments"))
+
+
 def passes_triggers(reading: dict[str, Any], triggers: dict[str, list[float]]) -> bool:
     return all(is_numeric(reading.get(f)) and lo <= reading[f] <= hi for f, (lo, hi) in triggers.items())
 
@@ -100,8 +124,8 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
         return state, [], []                      # a replayed record: already applied
     triggers = state["config"]["triggers"]
     size = state["config"]["window_seconds"]
-    cfg = motion_config(state)
-    stats, windows, position = state["stats"], state["windows"], state["position"]
+    cfg, seg_cfg = motion_config(state), segment_config(state)
+    stats, windows, position, segs = state["stats"], state["windows"], state["position"], run_segments(state)
     motion = state["motion"] and motion_upgraded(state["motion"])
     excursions = dict(state["excursions"])
     closed: list[dict] = []
@@ -124,13 +148,13 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
             if outside and not excursions.get(field):
                 alerts.append({"type": "threshold", "field": field, "value": value, "min": lo, "max": hi, "t": t})
             excursions[field] = outside
-        motion, position = fold_fix(motion, position, reading, cfg)
+        motion, position, segs = fold_reading(motion, position, segs, reading, measured, cfg, seg_cfg)
         first_t = t if first_t is None else min(first_t, t)
         last_t = t if last_t is None else max(last_t, t)
     if last_t is not None:
         windows, just_closed = WINDOWS.close_until(windows, last_t - grace)
         closed.extend(just_closed)
-    new = {**state, "stats": stats, "windows": windows, "motion": motion, "position": position,
+    new = {**state, "stats": stats, "windows": windows, "motion": motion, "position": position, "segments": segs,
            "excursions": excursions, "readings": state["readings"] + len(readings), "late": state["late"] + late,
            "first_t": first_t, "last_t": last_t, "last_received_at": received_at, "last_offset": offset,
            "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
@@ -161,9 +185,11 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
                                               state["config"]["window_seconds"], grace)
     excursions, alerts = threshold_alerts(ordered, columns, triggers, state["excursions"])
     motion, position = state["motion"] and motion_upgraded(state["motion"]), state["position"]
-    cfg = motion_config(state)
+    cfg, seg_cfg, segs = motion_config(state), segment_config(state), run_segments(state)
     for reading in ordered:
-        motion, position = fold_fix(motion, position, reading, cfg)
+        data = reading["data"]
+        measured_reading = {k: v for k, v in data.items() if k != time_field} if time_field in data else data
+        motion, position, segs = fold_reading(motion, position, segs, reading, measured_reading, cfg, seg_cfg)
     first_t, last_t = state["first_t"], state["last_t"]
     if ordered:
         first_t = ordered[0]["t"] if first_t is None else min(first_t, ordered[0]["t"])
@@ -171,7 +197,8 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
         windows, just_closed = WINDOWS.close_until(windows, last_t - grace)
         closed.extend(just_closed)
     new = {**state, "stats": RUN_STATS.add_columns(state["stats"], measured), "windows": windows, "motion": motion,
-           "position": position, "excursions": excursions, "readings": state["readings"] + len(readings),
+           "position": position, "segments": segs, "excursions": excursions,
+           "readings": state["readings"] + len(readings),
            "late": state["late"] + late, "first_t": first_t, "last_t": last_t, "last_received_at": received_at,
            "last_offset": offset, "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
     return new, closed, stamp_alerts(new, alerts)
@@ -222,7 +249,16 @@ def apply_silence(state: dict[str, Any], now: float) -> tuple[dict[str, Any], li
 def apply_stop(state: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
     """The run ended (/stop-stream or long silence): flush its windows; its summary stays queryable."""
     windows, closed = WINDOWS.close_all(state["windows"])
-    return {**state, "windows": windows, "status": "finished"}, closed
+    segs = segments.close_all(run_segments(state), state["last_t"])
+    return {**state, "windows": windows, "segments": segs, "status": "finished"}, closed
+
+
+def apply_marker(state: dict[str, Any], t: float, label: str | None) -> dict[str, Any]:
+    """A period marker (agents/segments.py): applied now if the run's data is past `t`, else when it gets there."""
+    segs = segments.add_marker(run_segments(state), t, label)
+    if state["last_t"] is not None and t <= state["last_t"]:
+        segs = segments.apply_markers(segs, state["last_t"], len(motion_config(state).zone_edges_mps) + 1)
+    return {**state, "segments": segs}
 
 
 def stamp_alerts(state: dict[str, Any], alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:

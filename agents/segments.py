@@ -1,0 +1,287 @@
+"""A run's segment summaries: fixed intervals, laps, periods and rolling peaks. Pure, no Kafka.
+
+The run summary covers the whole run; coaches also want it per part of the run. Each reading the
+run folds (agents/run_state.py, both apply paths) comes here with the step motion just took
+(`motion_step`: the change of the motion state the reading's fix made), and lands in the open
+segment of each kind:
+
+- interval: fixed intervals of `interval_s` (default 5 min) aligned to the run's first reading;
+- lap: between two crossings of the run's start/finish line in its direction (left to right of A→B);
+- period: between markers (`POST /runs/{device}/{run}/markers`, or a match feed's kickoff, half-time
+  and full-time whistles), a marker with a label starting a period and one without ending it.
+
+A segment has the run summary's metrics: readings, distance, HSR distance, top speed (held as the run's
+is), zone times and distances, sprints, accelerations and decelerations, and numeric field stats.
+Closed segments wait in `closed` until the run agent moves them to its chunked tables and outputs
+(`take_closed`); the state keeps only the open ones.
+
+Rolling peaks: the most distance and HSR distance in any 60, 180 and 300 s, over a per-second series
+of the last 300 s (a window is W whole seconds of step end times, so 1 s resolution).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from agents.motion import MotionConfig, held_speed, local_xy
+from agents.stats import RunStats
+
+DEFAULT_INTERVAL_S = 300.0
+PEAK_WINDOWS_S = (60, 180, 300)
+KINDS = ("interval", "lap", "period")
+MAX_PENDING_MARKERS = 50          # markers ahead of the run's data; bounded like every per-run list
+RUN_STATS = RunStats()
+
+Segments = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """A run's segment options (`segments` in its /start-stream config)."""
+
+    interval_s: float = DEFAULT_INTERVAL_S
+    # Start/finish line [[a1, a2], [b1, b2]] in the run's position fields' units (lat/lon or x/y).
+    lap_line: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> SegmentConfig:
+        d = d or {}
+        line = d.get("lap_line")
+        return cls(interval_s=float(d.get("interval_s") or DEFAULT_INTERVAL_S),
+                   lap_line=None if line is None else (tuple(line[0]), tuple(line[1])))
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one reading's fix added to the run's motion (several smoothed steps at once when the
+    optical smoother releases held fixes): its end time and position, and the counters' increments."""
+
+    t: float
+    x: float
+    y: float
+    distance_m: float
+    hsr_distance_m: float
+    zone_time_s: list[float]
+    zone_distance_m: list[float]
+    sprints: int
+    accelerations: int
+    decelerations: int
+    held_speed_mps: float | None
+    first: bool                   # the run's first smoothed fix: a position, no movement yet
+
+
+def motion_step(before: dict[str, Any] | None, after: dict[str, Any] | None, cfg: MotionConfig) -> Step | None:
+    """The step between two motion states, None when no new smoothed fix came out of the fold."""
+    if after is None or after["smooth_t"] is None:
+        return None
+    if before is not None and before.get("smooth_t") == after["smooth_t"]:
+        return None
+    first = before is None or before.get("smooth_t") is None
+    base = after if first else before
+    window = after["speed_window"]
+    return Step(
+        t=after["smooth_t"], x=after["smooth_x"], y=after["smooth_y"],
+        distance_m=after["distance_m"] - base["distance_m"] if not first else 0.0,
+        hsr_distance_m=after["hsr_distance_m"] - base["hsr_distance_m"] if not first else 0.0,
+        zone_time_s=[a - b for a, b in zip(after["zone_time_s"], base["zone_time_s"])] if not first
+        else [0.0] * len(after["zone_time_s"]),
+        zone_distance_m=[a - b for a, b in zip(after["zone_distance_m"], base["zone_distance_m"])] if not first
+        else [0.0] * len(after["zone_distance_m"]),
+        sprints=after["sprints"] - base["sprints"] if not first else 0,
+        accelerations=after["accelerations"] - base["accelerations"] if not first else 0,
+        decelerations=after["decelerations"] - base["decelerations"] if not first else 0,
+        held_speed_mps=held_speed(window, after["smooth_t"] - cfg.hold_s(after["source"])) if window else None,
+        first=first)
+
+
+def initial() -> Segments:
+    return {"origin": None, "interval": None, "lap": None, "laps": 0, "period": None, "periods": 0,
+            "markers": [], "prev_xy": None, "series": [], "sums": {str(w): [0.0, 0.0] for w in PEAK_WINDOWS_S},
+            "peaks": {str(w): new_peak() for w in PEAK_WINDOWS_S}, "closed": []}
+
+
+def new_peak() -> dict[str, Any]:
+    return {"distance_m": 0.0, "distance_end_t": None, "hsr_distance_m": 0.0, "hsr_end_t": None}
+
+
+def open_segment(kind: str, index: int, start: float, zones: int, label: str | None = None) -> dict[str, Any]:
+    return {"kind": kind, "index": index, "label": label, "start_t": start, "end_t": None, "readings": 0,
+            "distance_m": 0.0, "hsr_distance_m": 0.0, "top_speed_mps": 0.0, "zone_time_s": [0.0] * zones,
+            "zone_distance_m": [0.0] * zones, "sprints": 0, "accelerations": 0, "decelerations": 0,
+            "stats": RUN_STATS.initial()}
+
+
+def with_reading(segment: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
+    return {**segment, "readings": segment["readings"] + 1, "stats": RUN_STATS.add(segment["stats"], measured)}
+
+
+def with_step(segment: dict[str, Any], step: Step) -> dict[str, Any]:
+    top = segment["top_speed_mps"] if step.held_speed_mps is None else max(segment["top_speed_mps"],
+                                                                            step.held_speed_mps)
+    return {**segment, "distance_m": segment["distance_m"] + step.distance_m,
+            "hsr_distance_m": segment["hsr_distance_m"] + step.hsr_distance_m, "top_speed_mps": top,
+            "zone_time_s": [a + b for a, b in zip(segment["zone_time_s"], step.zone_time_s)],
+            "zone_distance_m": [a + b for a, b in zip(segment["zone_distance_m"], step.zone_distance_m)],
+            "sprints": segment["sprints"] + step.sprints,
+            "accelerations": segment["accelerations"] + step.accelerations,
+            "decelerations": segment["decelerations"] + step.decelerations}
+
+
+def segment_row(segment: dict[str, Any], final: bool, end_t: float | None = None) -> dict[str, Any]:
+    """A segment as a flat row: what /runs/{device}/{run}/segments answers and run_segments stores."""
+    end = segment["end_t"] if end_t is None else end_t
+    return {**{k: v for k, v in segment.items() if k != "stats"}, "end_t": end,
+            "duration_s": None if end is None else end - segment["start_t"], "final": final,
+            "stats": RUN_STATS.result(segment["stats"])}
+
+
+def closing(state: Segments, kind: str, end_t: float, **extra: Any) -> Segments:
+    """The state with its open segment of `kind` closed at `end_t` and queued in `closed`."""
+    segment = state[kind]
+    if segment is None:
+        return state
+    row = segment_row({**segment, **extra}, final=True, end_t=end_t)
+    return {**state, kind: None, "closed": [*state["closed"], row]}
+
+
+def add_marker(state: Segments, t: float, label: str | None) -> Segments:
+    """A period marker: applied when the run's data reaches `t` (at once if it already has)."""
+    markers = sorted([*state["markers"], {"t": t, "label": label}], key=lambda m: m["t"])[-MAX_PENDING_MARKERS:]
+    return {**state, "markers": markers}
+
+
+def apply_markers(state: Segments, until: float, zones: int) -> Segments:
+    """Apply the pending markers at or before `until`: each closes the open period; a label opens the next."""
+    while state["markers"] and state["markers"][0]["t"] <= until:
+        marker, rest = state["markers"][0], state["markers"][1:]
+        state = {**closing(state, "period", marker["t"]), "markers": rest}
+        if marker["label"] is not None:
+            state = {**state, "periods": state["periods"] + 1,
+                     "period": open_segment("period", state["periods"] + 1, marker["t"], zones, marker["label"])}
+    return state
+
+
+def interval_index(t: float, origin: float, interval_s: float) -> int:
+    return max(0, math.floor((t - origin) / interval_s))
+
+
+def fold_reading(state: Segments, t: float, measured: dict[str, Any], step: Step | None, cfg: SegmentConfig,
+                 zones: int, line: tuple[tuple[float, float], tuple[float, float]] | None = None) -> Segments:
+    """Fold one reading (time `t`, numeric fields `measured`) and the motion step its fix made.
+    `line`: the lap line in the run's local metres (`lap_line_xy`)."""
+    origin = t if state["origin"] is None else state["origin"]
+    state = apply_markers({**state, "origin": origin}, t, zones)
+    index = interval_index(t, origin, cfg.interval_s)
+    open_interval = state["interval"]
+    if open_interval is not None and index > open_interval["index"]:
+        state = closing(state, "interval", origin + (open_interval["index"] + 1) * cfg.interval_s)
+    if state["interval"] is None:
+        state = {**state, "interval": open_segment("interval", index, origin + index * cfg.interval_s, zones)}
+    for kind in KINDS:
+        if state[kind] is not None:
+            state = {**state, kind: with_reading(state[kind], measured)}
+    if step is None:
+        return state
+    for kind in KINDS:
+        if state[kind] is not None:
+            state = {**state, kind: with_step(state[kind], step)}
+    state = with_peaks(state, step)
+    if line is not None and state["prev_xy"] is not None:
+        crossed = crossing(state["prev_xy"], [step.t, step.x, step.y], line)
+        if crossed is not None:
+            state = new_lap(state, crossed, zones)
+    return {**state, "prev_xy": [step.t, step.x, step.y]}
+
+
+def new_lap(state: Segments, at: float, zones: int) -> Segments:
+    """The line was crossed at `at`: the open lap (if any) ends there and the next begins."""
+    lap = state["lap"]
+    if lap is not None:
+        state = closing(state, "lap", at, lap_time_s=at - lap["start_t"])
+    return {**state, "laps": state["laps"] + 1, "lap": open_segment("lap", state["laps"] + 1, at, zones)}
+
+
+def crossing(p: list[float], q: list[float], line: tuple[tuple[float, float], tuple[float, float]]) -> float | None:
+    """When the move p → q ([t, x, y] each) crosses the segment A→B from its left to its right (or
+    onto it), by linear interpolation; None if it does not."""
+    (ax, ay), (bx, by) = line
+    ux, uy = bx - ax, by - ay
+    side_p = ux * (p[2] - ay) - uy * (p[1] - ax)
+    side_q = ux * (q[2] - ay) - uy * (q[1] - ax)
+    if not (side_p > 0 >= side_q):
+        return None
+    s = side_p / (side_p - side_q)                       # where along p → q the line is met
+    cx, cy = p[1] + s * (q[1] - p[1]), p[2] + s * (q[2] - p[2])
+    length2 = ux * ux + uy * uy
+    along = ((cx - ax) * ux + (cy - ay) * uy) / length2 if length2 else -1.0
+    if not 0.0 <= along <= 1.0:
+        return None
+    return p[0] + s * (q[0] - p[0])
+
+
+def lap_line_xy(cfg: SegmentConfig, motion: dict[str, Any] | None,
+                geographic: bool) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The run's lap line in its local metres: lat/lon points projected around the run's first fix."""
+    if cfg.lap_line is None or motion is None or (geographic and motion.get("origin") is None):
+        return None
+    if not geographic:
+        return cfg.lap_line
+    a, b = cfg.lap_line
+    return local_xy(motion, *a), local_xy(motion, *b)
+
+
+def with_peaks(state: Segments, step: Step) -> Segments:
+    """Add the step to the per-second series and raise the peaks the windows ending now reach."""
+    second = math.floor(step.t)
+    series = state["series"]
+    sums = state["sums"]
+    if series and series[-1][0] == second:
+        last = series[-1]
+        series = [*series[:-1], [second, last[1] + step.distance_m, last[2] + step.hsr_distance_m]]
+        sums = {w: [d + step.distance_m, h + step.hsr_distance_m] for w, (d, h) in sums.items()}
+    else:
+        horizon = second - max(PEAK_WINDOWS_S)
+        series = [entry for entry in series if entry[0] > horizon] + [[second, step.distance_m, step.hsr_distance_m]]
+        sums = {str(w): window_sums(series, second - w) for w in PEAK_WINDOWS_S}
+    peaks = dict(state["peaks"])
+    for w, (d, h) in sums.items():
+        peak = peaks[w]
+        if d > peak["distance_m"]:
+            peak = {**peak, "distance_m": d, "distance_end_t": float(second + 1)}
+        if h > peak["hsr_distance_m"]:
+            peak = {**peak, "hsr_distance_m": h, "hsr_end_t": float(second + 1)}
+        peaks[w] = peak
+    return {**state, "series": series, "sums": sums, "peaks": peaks}
+
+
+def window_sums(series: list[list[float]], after: int) -> list[float]:
+    """Distance and HSR distance of the seconds after `after` (the series' last W seconds)."""
+    return [math.fsum(e[1] for e in series if e[0] > after), math.fsum(e[2] for e in series if e[0] > after)]
+
+
+def peak_rows(state: Segments) -> list[dict[str, Any]]:
+    """The rolling peaks, one row per window length."""
+    return [{"kind": "peaks", "index": w, "window_s": w, **state["peaks"][str(w)]} for w in PEAK_WINDOWS_S]
+
+
+def close_all(state: Segments, end_t: float | None) -> Segments:
+    """The run ended: every open segment closes at the run's last time (the interval at its own end
+    if sooner; an open lap is not a lap and is dropped)."""
+    if end_t is None:
+        return state
+    state = closing(state, "interval", end_t)
+    state = closing(state, "period", end_t)
+    return {**state, "lap": None}
+
+
+def open_rows(state: Segments, kind: str, last_t: float | None) -> list[dict[str, Any]]:
+    """The open segment of `kind` as a provisional row (final = false), up to the run's last time."""
+    segment = state.get(kind)
+    return [] if segment is None else [segment_row(segment, final=False, end_t=last_t)]
+
+
+def take_closed(state: Segments) -> tuple[Segments, list[dict[str, Any]]]:
+    """The segments closed since the last call, and the state without them (the run agent stores them)."""
+    return {**state, "closed": []}, state["closed"]

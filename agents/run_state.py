@@ -78,14 +78,15 @@ def fold_fix(motion: dict[str, Any] | None, position: dict[str, Any] | None, rea
 
 
 def fold_reading(motion: dict[str, Any] | None, position: dict[str, Any] | None, segs: segments.Segments,
-                 reading: dict[str, Any], measured: dict[str, Any], cfg: MotionConfig,
+                 reading: dict[str, Any], cfg: MotionConfig,
                  seg_cfg: segments.SegmentConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None,
                                                           segments.Segments]:
-    """`fold_fix`, then the reading and the step its fix made into the run's segments (agents/segments.py)."""
+    """`fold_fix`, then the reading and the step its fix made into the run's segments (agents/segments.py;
+    their stats are added apart, `segments.add_stats`)."""
     before = motion
     motion, position = fold_fix(motion, position, reading, cfg)
     line = segments.lap_line_xy(seg_cfg, motion, bool(position) and position["kind"] == "geo")
-    segs = segments.fold_reading(segs, reading["t"], measured, segments.motion_step(before, motion, cfg), seg_cfg,
+    segs = segments.fold_reading(segs, reading["t"], segments.motion_step(before, motion, cfg), seg_cfg,
                                  len(cfg.zone_edges_mps) + 1, line)
     return motion, position, segs
 
@@ -148,7 +149,9 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
             if outside and not excursions.get(field):
                 alerts.append({"type": "threshold", "field": field, "value": value, "min": lo, "max": hi, "t": t})
             excursions[field] = outside
-        motion, position, segs = fold_reading(motion, position, segs, reading, measured, cfg, seg_cfg)
+        motion, position, segs = fold_reading(motion, position, segs, reading, cfg, seg_cfg)
+        segs = segments.add_stats(segs, segs["seen"] - 1, segs["seen"],
+                                  lambda stats, a, b: RUN_STATS.add(stats, measured))
         first_t = t if first_t is None else min(first_t, t)
         last_t = t if last_t is None else max(last_t, t)
     if last_t is not None:
@@ -186,10 +189,11 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
     excursions, alerts = threshold_alerts(ordered, columns, triggers, state["excursions"])
     motion, position = state["motion"] and motion_upgraded(state["motion"]), state["position"]
     cfg, seg_cfg, segs = motion_config(state), segment_config(state), run_segments(state)
+    first = segs["seen"]
     for reading in ordered:
-        data = reading["data"]
-        measured_reading = {k: v for k, v in data.items() if k != time_field} if time_field in data else data
-        motion, position, segs = fold_reading(motion, position, segs, reading, measured_reading, cfg, seg_cfg)
+        motion, position, segs = fold_reading(motion, position, segs, reading, cfg, seg_cfg)
+    segs = segments.add_stats(segs, first, segs["seen"],
+                              lambda stats, a, b: RUN_STATS.add_columns(stats, measured, a, b))
     first_t, last_t = state["first_t"], state["last_t"]
     if ordered:
         first_t = ordered[0]["t"] if first_t is None else min(first_t, ordered[0]["t"])

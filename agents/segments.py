@@ -12,8 +12,10 @@ segment of each kind:
 
 A segment has the run summary's metrics: readings, distance, HSR distance, top speed (held as the run's
 is), zone times and distances, sprints, accelerations and decelerations, and numeric field stats.
-Closed segments wait in `closed` until the run agent moves them to its chunked tables and outputs
-(`take_closed`); the state keeps only the open ones.
+Stats are folded apart from the rest (`add_stats`): a segment knows the run's readings it spans
+(ordinals `from_reading`..`to_reading`), so the batch path adds a burst's columns per segment in numpy
+while the per-reading reference adds reading by reading. Closed segments wait in `closed` until the
+run agent moves them to its chunked tables and outputs (`take_closed`); the state keeps only the open ones.
 
 Rolling peaks: the most distance and HSR distance in any 60, 180 and 300 s, over a per-second series
 of the last 300 s (a window is W whole seconds of step end times, so 1 s resolution).
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from bisect import bisect_right
+from typing import Any, Callable, Mapping
 
 from agents.motion import MotionConfig, held_speed, local_xy
 from agents.stats import RunStats
@@ -35,6 +38,7 @@ MAX_PENDING_MARKERS = 50          # markers ahead of the run's data; bounded lik
 RUN_STATS = RunStats()
 
 Segments = dict[str, Any]
+StatsAdder = Callable[[dict[str, Any], int, int], dict[str, Any]]   # (stats, first, stop) -> stats
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,11 @@ def motion_step(before: dict[str, Any] | None, after: dict[str, Any] | None, cfg
 
 
 def initial() -> Segments:
-    return {"origin": None, "interval": None, "lap": None, "laps": 0, "period": None, "periods": 0,
-            "markers": [], "prev_xy": None, "series": [], "sums": {str(w): [0.0, 0.0] for w in PEAK_WINDOWS_S},
+    """`series`: [second, distance, HSR distance] of the last complete seconds, `current` the second
+    under way; `sums`: each peak window's totals up to now."""
+    return {"origin": None, "seen": 0, "interval": None, "lap": None, "laps": 0, "period": None, "periods": 0,
+            "markers": [], "prev_xy": None, "series": [], "current": None,
+            "sums": {str(w): [0.0, 0.0] for w in PEAK_WINDOWS_S},
             "peaks": {str(w): new_peak() for w in PEAK_WINDOWS_S}, "closed": []}
 
 
@@ -108,13 +115,30 @@ def new_peak() -> dict[str, Any]:
 
 def open_segment(kind: str, index: int, start: float, zones: int, label: str | None = None) -> dict[str, Any]:
     return {"kind": kind, "index": index, "label": label, "start_t": start, "end_t": None, "readings": 0,
+            "from_reading": None, "to_reading": None,
             "distance_m": 0.0, "hsr_distance_m": 0.0, "top_speed_mps": 0.0, "zone_time_s": [0.0] * zones,
             "zone_distance_m": [0.0] * zones, "sprints": 0, "accelerations": 0, "decelerations": 0,
             "stats": RUN_STATS.initial()}
 
 
-def with_reading(segment: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
-    return {**segment, "readings": segment["readings"] + 1, "stats": RUN_STATS.add(segment["stats"], measured)}
+def with_reading(segment: dict[str, Any], ordinal: int) -> dict[str, Any]:
+    first = ordinal if segment["from_reading"] is None else segment["from_reading"]
+    return {**segment, "readings": segment["readings"] + 1, "from_reading": first, "to_reading": ordinal}
+
+
+def add_stats(state: Segments, first: int, stop: int, adder: StatsAdder) -> Segments:
+    """Fold the numeric fields of the run's readings `first`..`stop - 1` (just folded by `fold_reading`)
+    into the stats of the segments that hold them; `adder(stats, a, b)` adds readings first + a .. first + b - 1."""
+    def added(segment: dict[str, Any]) -> dict[str, Any]:
+        if segment["to_reading"] is None or segment["to_reading"] < first or segment["from_reading"] >= stop:
+            return segment
+        a, b = max(segment["from_reading"], first) - first, min(segment["to_reading"] + 1, stop) - first
+        return {**segment, "stats": adder(segment["stats"], a, b)}
+    new = {**state, "closed": [added(segment) for segment in state["closed"]]}
+    for kind in KINDS:
+        if state[kind] is not None:
+            new[kind] = added(state[kind])
+    return new
 
 
 def with_step(segment: dict[str, Any], step: Step) -> dict[str, Any]:
@@ -129,10 +153,13 @@ def with_step(segment: dict[str, Any], step: Step) -> dict[str, Any]:
             "decelerations": segment["decelerations"] + step.decelerations}
 
 
+ROW_OMITS = ("stats", "from_reading", "to_reading")
+
+
 def segment_row(segment: dict[str, Any], final: bool, end_t: float | None = None) -> dict[str, Any]:
     """A segment as a flat row: what /runs/{device}/{run}/segments answers and run_segments stores."""
     end = segment["end_t"] if end_t is None else end_t
-    return {**{k: v for k, v in segment.items() if k != "stats"}, "end_t": end,
+    return {**{k: v for k, v in segment.items() if k not in ROW_OMITS}, "end_t": end,
             "duration_s": None if end is None else end - segment["start_t"], "final": final,
             "stats": RUN_STATS.result(segment["stats"])}
 
@@ -142,8 +169,7 @@ def closing(state: Segments, kind: str, end_t: float, **extra: Any) -> Segments:
     segment = state[kind]
     if segment is None:
         return state
-    row = segment_row({**segment, **extra}, final=True, end_t=end_t)
-    return {**state, kind: None, "closed": [*state["closed"], row]}
+    return {**state, kind: None, "closed": [*state["closed"], {**segment, **extra, "end_t": end_t}]}
 
 
 def add_marker(state: Segments, t: float, label: str | None) -> Segments:
@@ -167,26 +193,30 @@ def interval_index(t: float, origin: float, interval_s: float) -> int:
     return max(0, math.floor((t - origin) / interval_s))
 
 
-def fold_reading(state: Segments, t: float, measured: dict[str, Any], step: Step | None, cfg: SegmentConfig,
-                 zones: int, line: tuple[tuple[float, float], tuple[float, float]] | None = None) -> Segments:
-    """Fold one reading (time `t`, numeric fields `measured`) and the motion step its fix made.
+def fold_reading(state: Segments, t: float, step: Step | None, cfg: SegmentConfig, zones: int,
+                 line: tuple[tuple[float, float], tuple[float, float]] | None = None) -> Segments:
+    """Fold one reading (time `t`; its stats come with `add_stats`) and the motion step its fix made.
     `line`: the lap line in the run's local metres (`lap_line_xy`)."""
     origin = t if state["origin"] is None else state["origin"]
-    state = apply_markers({**state, "origin": origin}, t, zones)
+    state = {**state, "origin": origin}
+    if state["markers"] and state["markers"][0]["t"] <= t:
+        state = apply_markers(state, t, zones)
     index = interval_index(t, origin, cfg.interval_s)
     open_interval = state["interval"]
     if open_interval is not None and index > open_interval["index"]:
         state = closing(state, "interval", origin + (open_interval["index"] + 1) * cfg.interval_s)
     if state["interval"] is None:
-        state = {**state, "interval": open_segment("interval", index, origin + index * cfg.interval_s, zones)}
-    for kind in KINDS:
+        state["interval"] = open_segment("interval", index, origin + index * cfg.interval_s, zones)
+    ordinal = state["seen"]
+    state["seen"] = ordinal + 1
+    for kind in KINDS:                  # `state` is this call's own copy from here on: set in place
         if state[kind] is not None:
-            state = {**state, kind: with_reading(state[kind], measured)}
+            state[kind] = with_reading(state[kind], ordinal)
     if step is None:
         return state
     for kind in KINDS:
         if state[kind] is not None:
-            state = {**state, kind: with_step(state[kind], step)}
+            state[kind] = with_step(state[kind], step)
     state = with_peaks(state, step)
     if line is not None and state["prev_xy"] is not None:
         crossed = crossing(state["prev_xy"], [step.t, step.x, step.y], line)
@@ -233,18 +263,18 @@ def lap_line_xy(cfg: SegmentConfig, motion: dict[str, Any] | None,
 
 
 def with_peaks(state: Segments, step: Step) -> Segments:
-    """Add the step to the per-second series and raise the peaks the windows ending now reach."""
+    """Add the step to the per-second series and raise the peaks the windows ending now reach. A new
+    second moves every window on: what leaves it is taken off its sums (found by bisection)."""
     second = math.floor(step.t)
-    series = state["series"]
-    sums = state["sums"]
-    if series and series[-1][0] == second:
-        last = series[-1]
-        series = [*series[:-1], [second, last[1] + step.distance_m, last[2] + step.hsr_distance_m]]
-        sums = {w: [d + step.distance_m, h + step.hsr_distance_m] for w, (d, h) in sums.items()}
-    else:
-        horizon = second - max(PEAK_WINDOWS_S)
-        series = [entry for entry in series if entry[0] > horizon] + [[second, step.distance_m, step.hsr_distance_m]]
-        sums = {str(w): window_sums(series, second - w) for w in PEAK_WINDOWS_S}
+    series, current, sums = state["series"], state["current"], state["sums"]
+    if current is not None and current[0] != second:
+        series = [*series, current]
+        sums = {str(w): leaving(series, sums[str(w)], current[0] - w, second - w) for w in PEAK_WINDOWS_S}
+        series = series[bisect_right(series, second - max(PEAK_WINDOWS_S), key=first_item):]
+        current = None
+    current = [second, step.distance_m, step.hsr_distance_m] if current is None else \
+        [second, current[1] + step.distance_m, current[2] + step.hsr_distance_m]
+    sums = {w: [d + step.distance_m, h + step.hsr_distance_m] for w, (d, h) in sums.items()}
     peaks = dict(state["peaks"])
     for w, (d, h) in sums.items():
         peak = peaks[w]
@@ -253,12 +283,20 @@ def with_peaks(state: Segments, step: Step) -> Segments:
         if h > peak["hsr_distance_m"]:
             peak = {**peak, "hsr_distance_m": h, "hsr_end_t": float(second + 1)}
         peaks[w] = peak
-    return {**state, "series": series, "sums": sums, "peaks": peaks}
+    return {**state, "series": series, "current": current, "sums": sums, "peaks": peaks}
 
 
-def window_sums(series: list[list[float]], after: int) -> list[float]:
-    """Distance and HSR distance of the seconds after `after` (the series' last W seconds)."""
-    return [math.fsum(e[1] for e in series if e[0] > after), math.fsum(e[2] for e in series if e[0] > after)]
+def first_item(entry: list[float]) -> float:
+    return entry[0]
+
+
+def leaving(series: list[list[float]], sums: list[float], was_after: int, now_after: int) -> list[float]:
+    """A window's sums once the seconds in (was_after, now_after] have left it."""
+    d, h = sums
+    for entry in series[bisect_right(series, was_after, key=first_item):bisect_right(series, now_after,
+                                                                                     key=first_item)]:
+        d, h = d - entry[1], h - entry[2]
+    return [d, h]
 
 
 def peak_rows(state: Segments) -> list[dict[str, Any]]:
@@ -283,5 +321,6 @@ def open_rows(state: Segments, kind: str, last_t: float | None) -> list[dict[str
 
 
 def take_closed(state: Segments) -> tuple[Segments, list[dict[str, Any]]]:
-    """The segments closed since the last call, and the state without them (the run agent stores them)."""
-    return {**state, "closed": []}, state["closed"]
+    """The segments closed since the last call as rows, and the state without them (the run agent
+    stores them)."""
+    return {**state, "closed": []}, [segment_row(segment, final=True) for segment in state["closed"]]

@@ -5,7 +5,8 @@ run folds (agents/run_state.py, both apply paths) comes here with the step motio
 (`motion_step`: the change of the motion state the reading's fix made), and lands in the open
 segment of each kind:
 
-- interval: fixed intervals of `interval_s` (default 5 min) aligned to the run's first reading;
+- interval: fixed intervals of `interval_s` (default 5 min) aligned to the run's first reading (the
+  length in force then stays the run's, so interval numbers never repeat);
 - lap: between two crossings of the run's start/finish line in its direction (left to right of A→B);
 - period: between markers (`POST /runs/{device}/{run}/markers`, or a match feed's kickoff, half-time
   and full-time whistles), a marker with a label starting a period and one without ending it.
@@ -103,8 +104,8 @@ def motion_step(before: dict[str, Any] | None, after: dict[str, Any] | None, cfg
 def initial() -> Segments:
     """`series`: [second, distance, HSR distance] of the last complete seconds, `current` the second
     under way; `sums`: each peak window's totals up to now."""
-    return {"origin": None, "seen": 0, "interval": None, "lap": None, "laps": 0, "period": None, "periods": 0,
-            "markers": [], "prev_xy": None, "series": [], "current": None,
+    return {"origin": None, "interval_s": None, "seen": 0, "interval": None, "lap": None, "laps": 0, "period": None, "periods": 0,
+            "markers": [], "marks": [], "prev_xy": None, "series": [], "current": None,
             "sums": {str(w): [0.0, 0.0] for w in PEAK_WINDOWS_S},
             "peaks": {str(w): new_peak() for w in PEAK_WINDOWS_S}, "closed": []}
 
@@ -173,9 +174,23 @@ def closing(state: Segments, kind: str, end_t: float, **extra: Any) -> Segments:
 
 
 def add_marker(state: Segments, t: float, label: str | None) -> Segments:
-    """A period marker: applied when the run's data reaches `t` (at once if it already has)."""
-    markers = sorted([*state["markers"], {"t": t, "label": label}], key=lambda m: m["t"])[-MAX_PENDING_MARKERS:]
-    return {**state, "markers": markers}
+    """A period marker: applied when the run's data reaches `t` (at once if it already has). A marker
+    seen before (sent again after a crash) changes nothing."""
+    marker = {"t": t, "label": label}
+    seen = state.get("marks", [])
+    if marker in seen:
+        return state
+    markers = sorted([*state["markers"], marker], key=lambda m: m["t"])[-MAX_PENDING_MARKERS:]
+    return {**state, "markers": markers, "marks": [*seen, marker][-MAX_PENDING_MARKERS:]}
+
+
+WHISTLES = ("kickoff", "half_time", "full_time")
+
+
+def whistle_markers(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A match feed's period markers: a kickoff starts period n, half and full time end it."""
+    return [{"t": entry["t"], "label": f"period_{entry['period']}" if entry["event"] == "kickoff" else None}
+            for entry in timeline if entry["event"] in WHISTLES]
 
 
 def apply_markers(state: Segments, until: float, zones: int) -> Segments:
@@ -197,16 +212,19 @@ def fold_reading(state: Segments, t: float, step: Step | None, cfg: SegmentConfi
                  line: tuple[tuple[float, float], tuple[float, float]] | None = None) -> Segments:
     """Fold one reading (time `t`; its stats come with `add_stats`) and the motion step its fix made.
     `line`: the lap line in the run's local metres (`lap_line_xy`)."""
-    origin = t if state["origin"] is None else state["origin"]
-    state = {**state, "origin": origin}
+    if state["origin"] is None:          # the intervals' grid is fixed by the run's first reading
+        state = {**state, "origin": t, "interval_s": cfg.interval_s}
+    else:
+        state = dict(state)
+    origin, length = state["origin"], state["interval_s"]
     if state["markers"] and state["markers"][0]["t"] <= t:
         state = apply_markers(state, t, zones)
-    index = interval_index(t, origin, cfg.interval_s)
+    index = interval_index(t, origin, length)
     open_interval = state["interval"]
     if open_interval is not None and index > open_interval["index"]:
-        state = closing(state, "interval", origin + (open_interval["index"] + 1) * cfg.interval_s)
+        state = closing(state, "interval", origin + (open_interval["index"] + 1) * length)
     if state["interval"] is None:
-        state["interval"] = open_segment("interval", index, origin + index * cfg.interval_s, zones)
+        state["interval"] = open_segment("interval", index, origin + index * length, zones)
     ordinal = state["seen"]
     state["seen"] = ordinal + 1
     for kind in KINDS:                  # `state` is this call's own copy from here on: set in place

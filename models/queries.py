@@ -26,6 +26,7 @@ INSTANT_PATTERN = (r"^[0-9]{1,20}(\.[0-9]{1,9})?$|"
                    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
                    r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
 DEFAULT_SQL = "SELECT * FROM {table} ORDER BY timestamp DESC LIMIT 1"
+LAST_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second CQL's timestamp shows
 
 
 def identifier(what: str, example: str, **kwargs) -> fields.String:
@@ -102,8 +103,8 @@ class MarkerBody(Schema):
     class Meta:
         unknown = RAISE
 
-    t = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0), metadata={
-        "description": "When, epoch seconds (event time, as the run's readings)"})
+    t = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0, max=LAST_EPOCH_S), metadata={
+        "description": "When, epoch seconds (event time, as the run's readings), up to 9999-12-31"})
     label = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
 
 

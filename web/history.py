@@ -148,9 +148,9 @@ class HistorySegments(View):
                 errors={**ARCHIVED_RUN_ERRORS, 422: "`kind` missing or not interval, lap, period or peaks; "
                                                     "`limit` out of range or not in ASCII digits"})
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        kind = segment_kind(request)
         limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         await archived_summary(device_id, run_id)
+        kind = segment_kind(request)
         return web.json_response({"device_id": device_id, "run_id": run_id, "kind": kind,
                                   "segments": await history.segments(device_id, run_id, kind, limit)})
 

@@ -187,6 +187,7 @@ def motion_initial(cfg: MotionConfig | None = None) -> MotionState:
         "raw_speed_mps": 0.0,
         "distance_m": 0.0,
         "top_speed_mps": 0.0,
+        "held_speed_mps": None,  # the speed held over the hold up to the last step (None: not covered yet)
         "speed_window": [],  # [[step_start_t, smoothed_speed], ...] covering the top-speed hold
         "zone_time_s": [0.0] * zones,
         "zone_distance_m": [0.0] * zones,
@@ -295,6 +296,7 @@ def _kinematics(state: MotionState, t: float, sx: float, sy: float, cfg: MotionC
         "speed_mps": speed,
         "distance_m": state["distance_m"] + step,
         "top_speed_mps": top,
+        "held_speed_mps": held,
         "speed_window": window,
         "zone_time_s": zone_time,
         "zone_distance_m": zone_dist,

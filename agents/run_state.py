@@ -85,9 +85,9 @@ def fold_reading(motion: dict[str, Any] | None, position: dict[str, Any] | None,
     their stats are added apart, `segments.add_stats`)."""
     before = motion
     motion, position = fold_fix(motion, position, reading, cfg)
-    line = segments.lap_line_xy(seg_cfg, motion, bool(position) and position["kind"] == "geo")
-    segs = segments.fold_reading(segs, reading["t"], segments.motion_step(before, motion, cfg), seg_cfg,
-                                 len(cfg.zone_edges_mps) + 1, line)
+    segs = segments.with_lap_line(segs, seg_cfg, motion, bool(position) and position["kind"] == "geo")
+    segs = segments.fold_reading(segs, reading["t"], before, motion, segments.motion_step(before, motion),
+                                 seg_cfg, len(cfg.zone_edges_mps) + 1)
     return motion, position, segs
 
 
@@ -98,6 +98,11 @@ def run_segments(state: dict[str, Any]) -> segments.Segments:
 
 def segment_config(state: dict[str, Any]) -> segments.SegmentConfig:
     return segments.SegmentConfig.from_dict(state["config"].get("segments"))
+
+
+def motion_counters(state: dict[str, Any]) -> dict[str, Any]:
+    """The run's cumulative motion counters now, from which its open segments' figures are measured."""
+    return segments.counters(state["motion"], len(motion_config(state).zone_edges_mps) + 1)
 
 
 def passes_triggers(reading: dict[str, Any], triggers: dict[str, list[float]]) -> bool:
@@ -253,7 +258,7 @@ def apply_silence(state: dict[str, Any], now: float) -> tuple[dict[str, Any], li
 def apply_stop(state: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
     """The run ended (/stop-stream or long silence): flush its windows; its summary stays queryable."""
     windows, closed = WINDOWS.close_all(state["windows"])
-    segs = segments.close_all(run_segments(state), state["last_t"])
+    segs = segments.close_all(run_segments(state), state["last_t"], motion_counters(state))
     return {**state, "windows": windows, "segments": segs, "status": "finished"}, closed
 
 
@@ -261,7 +266,7 @@ def apply_marker(state: dict[str, Any], t: float, label: str | None) -> dict[str
     """A period marker (agents/segments.py): applied now if the run's data is past `t`, else when it gets there."""
     segs = segments.add_marker(run_segments(state), t, label)
     if state["last_t"] is not None and t <= state["last_t"]:
-        segs = segments.apply_markers(segs, state["last_t"], len(motion_config(state).zone_edges_mps) + 1)
+        segs = segments.apply_markers(segs, state["last_t"], motion_counters(state))
     return {**state, "segments": segs}
 
 

@@ -44,7 +44,7 @@ class RunSegmentsView(View):
         else:
             closed = run_segment_rows.read(segment_rows_key(run_key(device_id, run_id), kind),
                                            state.get("segments_closed", {}).get(kind, 0))
-            rows = closed[-last:] + segments.open_rows(segs, kind, state["last_t"])
+            rows = closed[-last:] + segments.open_rows(segs, kind, state["last_t"], run_state.motion_counters(state))
         return web.json_response({"device_id": device_id, "run_id": run_id, "kind": kind, "segments": rows})
 
 

@@ -115,9 +115,9 @@ def test_rolling_peaks_are_the_best_window_anywhere_in_the_run(drawn):
         t += dt
         hsr = d if d > 6 else 0.0
         steps.append((t, d, hsr))
-        state = segments.with_peaks(state, segments.Step(t, 0.0, 0.0, d, hsr, [], [], 0, 0, 0, None, False))
+        state = segments.with_peaks(state, segments.Step(t, 0.0, 0.0, d, hsr, None))
     for w in segments.PEAK_WINDOWS_S:
-        peak = state["peaks"][str(w)]
+        peak = {p["window_s"]: p for p in segments.peak_rows(state)}[w]
         assert peak["distance_m"] == pytest.approx(brute_force_peak([(t, d) for t, d, _ in steps], w), abs=1e-9)
         assert peak["hsr_distance_m"] == pytest.approx(brute_force_peak([(t, h) for t, _, h in steps], w), abs=1e-9)
     assert len(state["series"]) <= max(segments.PEAK_WINDOWS_S)      # bounded, however long the run

@@ -65,30 +65,56 @@ def position_kind(reading: dict[str, Any]) -> tuple[str, str, str] | None:
 
 def fold_fix(motion: dict[str, Any] | None, position: dict[str, Any] | None, reading: dict[str, Any],
              cfg: MotionConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Fold a reading's position, if it has one, into the run's motion; the first one fixes which
-    fields hold positions. Both apply paths fold motion fix by fix through here."""
+    """Fold a reading's position, if it has one, into the run's motion (`apply_readings`)."""
     kind = position_kind(reading["data"])
     if kind is None:
         return motion, position
+    a, b, _ = kind
+    return fold_position(motion, position, kind, reading["t"], reading["data"][a], reading["data"][b], cfg)
+
+
+def fold_position(motion: dict[str, Any] | None, position: dict[str, Any] | None, kind: tuple[str, str, str],
+                  t: float, first: float, second: float, cfg: MotionConfig
+                  ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Fold one position into the run's motion; the first one fixes which fields hold positions.
+    Both apply paths fold motion fix by fix through here."""
     a, b, how = kind
     if motion is None:
         motion, position = motion_initial(cfg), {"fields": [a, b], "kind": how}
     add = motion_add if how == "geo" else motion_add_xy
-    return add(motion, reading["t"], reading["data"][a], reading["data"][b], cfg), position
+    return add(motion, t, first, second, cfg), position
 
 
-def fold_reading(motion: dict[str, Any] | None, position: dict[str, Any] | None, segs: segments.Segments,
-                 reading: dict[str, Any], cfg: MotionConfig,
-                 seg_cfg: segments.SegmentConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None,
-                                                          segments.Segments]:
-    """`fold_fix`, then the reading and the step its fix made into the run's segments (agents/segments.py;
-    their stats are added apart, `segments.add_stats`)."""
-    before = motion
-    motion, position = fold_fix(motion, position, reading, cfg)
+def burst_positions(columns: Columns, count: int) -> list[tuple[int, tuple[str, str, str], float, float]]:
+    """`position_kind` for a whole burst from its numeric columns: (row, kind, first, second) for each
+    reading with a position, in reading order."""
+    taken = np.zeros(count, dtype=bool)
+    found: list[tuple[np.ndarray, tuple[str, str, str], np.ndarray, np.ndarray]] = []
+    for kind in POSITION_FIELDS:
+        a, b, _ = kind
+        if a not in columns or b not in columns:
+            continue
+        has_a, has_b = np.full(count, np.nan), np.full(count, np.nan)
+        has_a[columns[a][0]], has_b[columns[b][0]] = columns[a][1], columns[b][1]
+        rows = np.flatnonzero(~taken & ~np.isnan(has_a) & ~np.isnan(has_b))
+        taken[rows] = True
+        found.append((rows, kind, has_a[rows], has_b[rows]))
+    if len(found) == 1:                  # the usual case: one kind of position, already in order
+        rows, kind, firsts, seconds = found[0]
+        return [(row, kind, x, y) for row, x, y in zip(rows.tolist(), firsts.tolist(), seconds.tolist())]
+    return sorted((row, kind, x, y) for rows, kind, firsts, seconds in found
+                  for row, x, y in zip(rows.tolist(), firsts.tolist(), seconds.tolist()))
+
+
+def fold_segments(segs: segments.Segments, t: float, before: dict[str, Any] | None, motion: dict[str, Any] | None,
+                  position: dict[str, Any] | None, cfg: MotionConfig,
+                  seg_cfg: segments.SegmentConfig) -> segments.Segments:
+    """The reading at `t`, whose fix (if any) took the run's motion from `before` to `motion`, into the
+    run's segments (agents/segments.py; their stats are added apart, `segments.add_stats`). Both apply
+    paths fold every reading through here."""
     segs = segments.with_lap_line(segs, seg_cfg, motion, bool(position) and position["kind"] == "geo")
-    segs = segments.fold_reading(segs, reading["t"], before, motion, segments.motion_step(before, motion),
-                                 seg_cfg, len(cfg.zone_edges_mps) + 1)
-    return motion, position, segs
+    return segments.fold_reading(segs, t, before, motion, segments.motion_step(before, motion), seg_cfg,
+                                 len(cfg.zone_edges_mps) + 1)
 
 
 def run_segments(state: dict[str, Any]) -> segments.Segments:
@@ -154,7 +180,9 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
             if outside and not excursions.get(field):
                 alerts.append({"type": "threshold", "field": field, "value": value, "min": lo, "max": hi, "t": t})
             excursions[field] = outside
-        motion, position, segs = fold_reading(motion, position, segs, reading, cfg, seg_cfg)
+        before = motion
+        motion, position = fold_fix(motion, position, reading, cfg)
+        segs = fold_segments(segs, t, before, motion, position, cfg, seg_cfg)
         segs = segments.add_stats(segs, segs["seen"] - 1, segs["seen"],
                                   lambda stats, a, b: RUN_STATS.add(stats, measured))
         first_t = t if first_t is None else min(first_t, t)
@@ -195,8 +223,14 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
     motion, position = state["motion"] and motion_upgraded(state["motion"]), state["position"]
     cfg, seg_cfg, segs = motion_config(state), segment_config(state), run_segments(state)
     first = segs["seen"]
-    for reading in ordered:
-        motion, position, segs = fold_reading(motion, position, segs, reading, cfg, seg_cfg)
+    fixes = iter(burst_positions(columns, len(ordered)))
+    fix = next(fixes, None)
+    for row, t in enumerate(ts.tolist()):
+        before = motion
+        if fix is not None and fix[0] == row:
+            motion, position = fold_position(motion, position, fix[1], t, fix[2], fix[3], cfg)
+            fix = next(fixes, None)
+        segs = fold_segments(segs, t, before, motion, position, cfg, seg_cfg)
     segs = segments.add_stats(segs, first, segs["seen"],
                               lambda stats, a, b: RUN_STATS.add_columns(stats, measured, a, b))
     first_t, last_t = state["first_t"], state["last_t"]

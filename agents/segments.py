@@ -14,8 +14,8 @@ segment of each kind:
 A segment has the run summary's metrics: readings, distance, HSR distance, top speed (held as the run's
 is), zone times and distances, sprints, accelerations and decelerations, and numeric field stats. The
 motion figures are the change of the run's cumulative counters (`counters`) from the segment's start
-to its end, so per reading only the top speed and the peaks need work. Stats are folded apart (`add_stats`): a segment knows the run's readings it spans
-(ordinals `from_reading`..`to_reading`), so the batch path adds a burst's columns per segment in numpy
+to its end, so per reading only the top speed and the peaks need work. Stats are folded apart
+(`add_stats`): a segment knows the run's readings it spans (ordinals `from_reading`..`to_reading`), so the batch path adds a burst's columns per segment in numpy
 while the per-reading reference adds reading by reading. Closed segments wait in `closed` until the
 run agent moves them to its chunked tables and outputs (`take_closed`); the state keeps only the open ones.
 

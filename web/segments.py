@@ -56,8 +56,8 @@ class RunMarkers(View):
                 description="Applied in order with the run's readings: once its data reaches `t`, or at once "
                             "if it already has (the period then counts from the marker's arrival).",
                 errors={400: f"{BAD_ID}; {NOT_JSON}", 404: UNKNOWN_DEVICE, 413: TOO_LARGE,
-                        422: "`t` missing, not a number, negative or past 9999; a label that is not 1 to 64 characters; "
-                             "another key",
+                        422: "`t` missing, not a number, negative or past 9999; a label that is not 1 to 64 "
+                             "characters; another key",
                         503: BOTH_AWAY})
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
         await device_for_run(device_id, run_id)

@@ -165,8 +165,9 @@ async def test_every_example_query_answers_what_the_api_says(http, worker, tmp_p
     assert [json.loads(row["alert_json"]) for row in results["alerts"]] == alerts
 
     intervals = (await get(http, worker, f"/runs/{device}/{run_a}/segments?kind=interval"))["segments"]
-    assert [(int(row["number"]), float(row["distance_m"]), float(row["top_speed_mps"])) for row in results["intervals"]] \
-        == [(i["index"], i["distance_m"], i["top_speed_mps"]) for i in intervals] != []
+    assert [(int(row["number"]), float(row["distance_m"]), float(row["top_speed_mps"]))
+            for row in results["intervals"]] == [(i["index"], i["distance_m"], i["top_speed_mps"]) for i in intervals]
+    assert intervals != []
     peaks = (await get(http, worker, f"/runs/{device}/{run_a}/segments?kind=peaks"))["segments"]
     assert [(int(row["window_s"]), float(row["distance_m"]), float(row["hsr_distance_m"]))
             for row in results["peaks"]] == [(p["window_s"], p["distance_m"], p["hsr_distance_m"]) for p in peaks]

@@ -26,6 +26,7 @@ from models.match import EVENTS_DEVICE
 from models.run import parse_run_topic, run_key, split_run_key
 from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
+from sports_prophet.kafka import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,15 @@ async def mark_player_runs(match_id: str, markers: list[dict[str, Any]]) -> None
     a crash in between sends them again, and a run takes a marker once (agents/segments.py)."""
     if not markers:
         return
-    for topic in await gateway.run_topics():
-        device_id, run_id = parse_run_topic(topic)
-        if is_player_run(run_id, match_id):
-            since = run_statuses.deleted_since.get(run_key(device_id, run_id), 0.0)
-            for marker in markers:
-                await gateway.write_control(device_id, run_id, {"type": "marker", **marker, "since": since})
+    try:
+        for topic in await gateway.run_topics():
+            device_id, run_id = parse_run_topic(topic)
+            if is_player_run(run_id, match_id):
+                since = run_statuses.deleted_since.get(run_key(device_id, run_id), 0.0)
+                for marker in markers:
+                    await gateway.write_control(device_id, run_id, {"type": "marker", **marker, "since": since})
+    except KafkaUnavailable as exc:          # the match goes on; its players' runs miss these periods
+        log.error("match %s: period markers not sent to its players' runs: %s", match_id, exc)
 
 
 def forget(key: str) -> None:

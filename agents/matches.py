@@ -14,15 +14,19 @@ is applied once to the match whatever happened to the run's table write of the s
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
 from agents.match_state import MatchEventError, MatchUpdate, apply_events, apply_setup, new_match, reject, summary
+from agents.segments import whistle_markers
+from agents.statuses import run_statuses
 from agents.topics import outputs_topic
 from models.match import EVENTS_DEVICE
-from models.run import run_key, split_run_key
-from sports_prophet.app import app
+from models.run import parse_run_topic, run_key, split_run_key
+from sports_prophet.app import app, gateway
 from sports_prophet.config import settings
+from sports_prophet.kafka import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ async def take(key: str, value: dict[str, Any], offset: int) -> None:
         return
     update = update_for(kept["state"], value)
     new = {**update.state, "source_next": offset + 1}
+    await mark_player_runs(new["match_id"], whistle_markers(update.timeline))
     matches[raw_key] = {"state": new, "timeline": (kept["timeline"] + update.timeline)[-settings.match_history:],
                         "probabilities": (kept["probabilities"] + update.points)[-settings.match_history:]}
     for entry in update.timeline:
@@ -88,6 +93,28 @@ async def take(key: str, value: dict[str, Any], offset: int) -> None:
                                                       "points": update.points})
     await outputs_topic.send(key=raw_key, value={"type": "match", "summary": summary(new),
                                                   "produced_at": time.time()})
+
+
+def is_player_run(run_id: str, match_id: str) -> bool:
+    """A player's run of the match: `<match>_t<team>_<number>` (simulator/events.py names them so)."""
+    return re.fullmatch(rf"{re.escape(match_id)}_t\d+_\d+", run_id) is not None
+
+
+async def mark_player_runs(match_id: str, markers: list[dict[str, Any]]) -> None:
+    """Send the whistles' period markers to the match's player runs, through each run's own topic (so
+    each owner applies them in order with the run's readings). Sent before the match's own table write:
+    a crash in between sends them again, and a run takes a marker once (agents/segments.py)."""
+    if not markers:
+        return
+    try:
+        for topic in await gateway.run_topics():
+            device_id, run_id = parse_run_topic(topic)
+            if is_player_run(run_id, match_id):
+                since = run_statuses.deleted_since.get(run_key(device_id, run_id), 0.0)
+                for marker in markers:
+                    await gateway.write_control(device_id, run_id, {"type": "marker", **marker, "since": since})
+    except KafkaUnavailable as exc:          # the match goes on; its players' runs miss these periods
+        log.error("match %s: period markers not sent to its players' runs: %s", match_id, exc)
 
 
 def forget(key: str) -> None:

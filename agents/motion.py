@@ -187,6 +187,7 @@ def motion_initial(cfg: MotionConfig | None = None) -> MotionState:
         "raw_speed_mps": 0.0,
         "distance_m": 0.0,
         "top_speed_mps": 0.0,
+        "held_speed_mps": None,  # the speed held over the hold up to the last step (None: not covered yet)
         "speed_window": [],  # [[step_start_t, smoothed_speed], ...] covering the top-speed hold
         "zone_time_s": [0.0] * zones,
         "zone_distance_m": [0.0] * zones,
@@ -225,6 +226,21 @@ def _effort(
     return since, counted, False
 
 
+def held_speed(window: list[list[float]], horizon: float) -> float | None:
+    """The speed held since ``horizon``: the slowest of the steps covering it; None while the
+    steps do not reach back that far. The top speed is the best of these (``_kinematics``)."""
+    if not window or window[0][0] > horizon + TIME_EPS_S:
+        return None
+    return min(s for _, s in window)
+
+
+def local_xy(state: MotionState, lat: float, lon: float) -> tuple[float, float]:
+    """A lat/lon point in the run's local metres (the tangent plane at its first fix), where its
+    smoothed positions are: for geometry given in degrees, such as a lap's start line."""
+    origin = state["origin"]
+    return _enu_offset_m(origin[0], origin[1], lat, lon, origin[0])
+
+
 def _kinematics(state: MotionState, t: float, sx: float, sy: float, cfg: MotionConfig) -> MotionState:
     """Fold one smoothed fix: the step from the previous one gives distance,
     speed and acceleration, and through them zones, top speed and efforts."""
@@ -248,9 +264,8 @@ def _kinematics(state: MotionState, t: float, sx: float, sy: float, cfg: MotionC
     horizon = t - cfg.hold_s(state["source"])
     while len(window) > 1 and window[1][0] <= horizon + TIME_EPS_S:
         window.pop(0)
-    top = state["top_speed_mps"]
-    if window[0][0] <= horizon + TIME_EPS_S:
-        top = max(top, min(s for _, s in window))
+    held = held_speed(window, horizon)
+    top = state["top_speed_mps"] if held is None else max(state["top_speed_mps"], held)
 
     sprinting = state["sprint_since"] is not None
     sprint_since, sprint_counted, new_sprint = _effort(
@@ -281,6 +296,7 @@ def _kinematics(state: MotionState, t: float, sx: float, sy: float, cfg: MotionC
         "speed_mps": speed,
         "distance_m": state["distance_m"] + step,
         "top_speed_mps": top,
+        "held_speed_mps": held,
         "speed_window": window,
         "zone_time_s": zone_time,
         "zone_distance_m": zone_dist,

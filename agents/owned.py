@@ -12,6 +12,7 @@ from sports_prophet.config import settings
 runs = app.Table("runs", default=None, key_type=bytes, partitions=settings.topic_partitions)
 window_chunks = app.Table("run-window-chunks", default=list, key_type=bytes, partitions=settings.topic_partitions)
 alert_chunks = app.Table("run-alert-chunks", default=list, key_type=bytes, partitions=settings.topic_partitions)
+segment_chunks = app.Table("run-segment-chunks", default=list, key_type=bytes, partitions=settings.topic_partitions)
 
 CHUNK_ROWS = 50
 
@@ -63,6 +64,12 @@ class RunRows:
 
 run_windows = RunRows(window_chunks, settings.window_history)
 run_alerts = RunRows(alert_chunks, settings.alert_history)
+run_segment_rows = RunRows(segment_chunks, settings.segment_history)
+
+
+def segment_rows_key(key: str, kind: str) -> str:
+    """A run's closed segments of one kind are rows of their own (agents/segments.py)."""
+    return f"{key}@{kind}"
 
 
 class OwnedRuns:

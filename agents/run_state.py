@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import segments
 from agents.motion import (MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary,
                            motion_upgraded)
 from agents.stats import Columns, RunStats, WindowBuffer, is_numeric, numeric_columns
@@ -39,6 +40,7 @@ def new_run(device_id: str, run_id: str, window_seconds: float, since: float = 0
         "silent": False,
         "alerts": 0,
         "windows_closed": 0,         # closed windows ever kept in the run-window-chunks table (agents/owned.py)
+        "segments": segments.initial(),
     }
 
 
@@ -104,6 +106,31 @@ def burst_positions(columns: Columns, count: int) -> list[tuple[int, tuple[str, 
                   for row, x, y in zip(rows.tolist(), firsts.tolist(), seconds.tolist()))
 
 
+def fold_segments(segs: segments.Segments, t: float, before: dict[str, Any] | None, motion: dict[str, Any] | None,
+                  position: dict[str, Any] | None, cfg: MotionConfig,
+                  seg_cfg: segments.SegmentConfig) -> segments.Segments:
+    """The reading at `t`, whose fix (if any) took the run's motion from `before` to `motion`, into the
+    run's segments (agents/segments.py; their stats are added apart, `segments.add_stats`). Both apply
+    paths fold every reading through here."""
+    segs = segments.with_lap_line(segs, seg_cfg, motion, bool(position) and position["kind"] == "geo")
+    return segments.fold_reading(segs, t, before, motion, segments.motion_step(before, motion), seg_cfg,
+                                 len(cfg.zone_edges_mps) + 1)
+
+
+def run_segments(state: dict[str, Any]) -> segments.Segments:
+    """The run's segments (a run stored before segments existed starts them now)."""
+    return state.get("segments") or segments.initial()
+
+
+def segment_config(state: dict[str, Any]) -> segments.SegmentConfig:
+    return segments.SegmentConfig.from_dict(state["config"].get("segments"))
+
+
+def motion_counters(state: dict[str, Any]) -> dict[str, Any]:
+    """The run's cumulative motion counters now, from which its open segments' figures are measured."""
+    return segments.counters(state["motion"], len(motion_config(state).zone_edges_mps) + 1)
+
+
 def passes_triggers(reading: dict[str, Any], triggers: dict[str, list[float]]) -> bool:
     return all(is_numeric(reading.get(f)) and lo <= reading[f] <= hi for f, (lo, hi) in triggers.items())
 
@@ -129,8 +156,8 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
         return state, [], []                      # a replayed record: already applied
     triggers = state["config"]["triggers"]
     size = state["config"]["window_seconds"]
-    cfg = motion_config(state)
-    stats, windows, position = state["stats"], state["windows"], state["position"]
+    cfg, seg_cfg = motion_config(state), segment_config(state)
+    stats, windows, position, segs = state["stats"], state["windows"], state["position"], run_segments(state)
     motion = state["motion"] and motion_upgraded(state["motion"])
     excursions = dict(state["excursions"])
     closed: list[dict] = []
@@ -153,13 +180,17 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
             if outside and not excursions.get(field):
                 alerts.append({"type": "threshold", "field": field, "value": value, "min": lo, "max": hi, "t": t})
             excursions[field] = outside
+        before = motion
         motion, position = fold_fix(motion, position, reading, cfg)
+        segs = fold_segments(segs, t, before, motion, position, cfg, seg_cfg)
+        segs = segments.add_stats(segs, segs["seen"] - 1, segs["seen"],
+                                  lambda stats, a, b: RUN_STATS.add(stats, measured))
         first_t = t if first_t is None else min(first_t, t)
         last_t = t if last_t is None else max(last_t, t)
     if last_t is not None:
         windows, just_closed = WINDOWS.close_until(windows, last_t - grace)
         closed.extend(just_closed)
-    new = {**state, "stats": stats, "windows": windows, "motion": motion, "position": position,
+    new = {**state, "stats": stats, "windows": windows, "motion": motion, "position": position, "segments": segs,
            "excursions": excursions, "readings": state["readings"] + len(readings), "late": state["late"] + late,
            "first_t": first_t, "last_t": last_t, "last_received_at": received_at, "last_offset": offset,
            "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
@@ -190,10 +221,18 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
                                               state["config"]["window_seconds"], grace)
     excursions, alerts = threshold_alerts(ordered, columns, triggers, state["excursions"])
     motion, position = state["motion"] and motion_upgraded(state["motion"]), state["position"]
-    cfg = motion_config(state)
-    times = ts.tolist()
-    for row, kind, first, second in burst_positions(columns, len(ordered)):
-        motion, position = fold_position(motion, position, kind, times[row], first, second, cfg)
+    cfg, seg_cfg, segs = motion_config(state), segment_config(state), run_segments(state)
+    first = segs["seen"]
+    fixes = iter(burst_positions(columns, len(ordered)))
+    fix = next(fixes, None)
+    for row, t in enumerate(ts.tolist()):
+        before = motion
+        if fix is not None and fix[0] == row:
+            motion, position = fold_position(motion, position, fix[1], t, fix[2], fix[3], cfg)
+            fix = next(fixes, None)
+        segs = fold_segments(segs, t, before, motion, position, cfg, seg_cfg)
+    segs = segments.add_stats(segs, first, segs["seen"],
+                              lambda stats, a, b: RUN_STATS.add_columns(stats, measured, a, b))
     first_t, last_t = state["first_t"], state["last_t"]
     if ordered:
         first_t = ordered[0]["t"] if first_t is None else min(first_t, ordered[0]["t"])
@@ -201,7 +240,8 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
         windows, just_closed = WINDOWS.close_until(windows, last_t - grace)
         closed.extend(just_closed)
     new = {**state, "stats": RUN_STATS.add_columns(state["stats"], measured), "windows": windows, "motion": motion,
-           "position": position, "excursions": excursions, "readings": state["readings"] + len(readings),
+           "position": position, "segments": segs, "excursions": excursions,
+           "readings": state["readings"] + len(readings),
            "late": state["late"] + late, "first_t": first_t, "last_t": last_t, "last_received_at": received_at,
            "last_offset": offset, "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
     return new, closed, stamp_alerts(new, alerts)
@@ -252,7 +292,16 @@ def apply_silence(state: dict[str, Any], now: float) -> tuple[dict[str, Any], li
 def apply_stop(state: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
     """The run ended (/stop-stream or long silence): flush its windows; its summary stays queryable."""
     windows, closed = WINDOWS.close_all(state["windows"])
-    return {**state, "windows": windows, "status": "finished"}, closed
+    segs = segments.close_all(run_segments(state), state["last_t"], motion_counters(state))
+    return {**state, "windows": windows, "segments": segs, "status": "finished"}, closed
+
+
+def apply_marker(state: dict[str, Any], t: float, label: str | None) -> dict[str, Any]:
+    """A period marker (agents/segments.py): applied now if the run's data is past `t`, else when it gets there."""
+    segs = segments.add_marker(run_segments(state), t, label)
+    if state["last_t"] is not None and t <= state["last_t"]:
+        segs = segments.apply_markers(segs, state["last_t"], motion_counters(state))
+    return {**state, "segments": segs}
 
 
 def stamp_alerts(state: dict[str, Any], alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:

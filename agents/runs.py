@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 from faust.types import EventT
 
-from agents import matches, run_state
+from agents import matches, run_state, segments
 from agents.acks import flushed_acks
 from agents.discovery import subscription
-from agents.owned import owned, run_alerts, run_windows
+from agents.owned import owned, run_alerts, run_segment_rows, run_windows, segment_rows_key
 from agents.statuses import run_statuses
 from agents.watchdog import skipped
 from agents.topics import alerts_topic, control_topic, outputs_topic
@@ -226,6 +226,8 @@ async def apply(record: Record) -> None:
         state, closed = run_state.apply_config(state, value["config"])
     elif kind == "stop":
         state, closed = run_state.apply_stop(state)
+    elif kind == "marker":
+        state = run_state.apply_marker(state, value["t"], value["label"])
     elif kind == "silence" and state is not None:
         if ((state["last_received_at"] or 0) > value["checked_at"] - settings.silence_seconds
                 or skipped.is_behind(key)):
@@ -243,6 +245,7 @@ async def apply(record: Record) -> None:
         state = {**state, "windows_closed": run_windows.append(key, state.get("windows_closed", 0), rows)}
     if alerts:
         run_alerts.append(key, state["alerts"] - len(alerts), alerts)
+    state, segment_rows = store_segments(key, state)
     owned.put(key, state)
     metrics.records_processed.labels(kind).inc()
     run_changes.notify(key)
@@ -257,16 +260,37 @@ async def apply(record: Record) -> None:
         for alert in alerts:
             await alerts_topic.send(key=key.encode(), value=alert)
             await outputs_topic.send(key=key.encode(), value={"type": "alert", "alert": alert})
-    if closed or alerts or kind != "readings" or finishing or summary_due(key):
-        # The archived summary follows the windows; it is the run's last output once it finishes.
+    for row in segment_rows:
+        await outputs_topic.send(key=key.encode(), value={"type": "segment", "device_id": state["device_id"],
+                                                          "run_id": state["run_id"], "row": row})
+    if closed or alerts or segment_rows or kind != "readings" or finishing or summary_due(key):
+        # The archived summary (with the rolling peaks) follows the windows and segments; it is the
+        # run's last output once it finishes.
         sent = await outputs_topic.send(key=key.encode(), value={
-            "type": "summary", "summary": run_state.summary(state), "produced_at": time.time()})
+            "type": "summary", "summary": run_state.summary(state), "produced_at": time.time(),
+            "peaks": segments.peak_rows(run_state.run_segments(state))})
         if finishing:
             summary_at = await sent
             await run_statuses.publish(key, "finished", {
                 "run_topic": run_topic(state["device_id"], state["run_id"]), "partition": record.partition,
                 "last_offset": state["last_offset"], "outputs_partition": summary_at.partition,
                 "outputs_offset": summary_at.offset}, since=state.get("since", 0.0))
+
+
+def store_segments(key: str, state: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Move the segments the record closed from the run's state to its segment rows, counted per kind
+    in the state written in the same step (as windows are)."""
+    if "segments" not in state:
+        return state, []
+    segs, rows = segments.take_closed(state["segments"])
+    if not rows:
+        return state, []
+    counts = dict(state.get("segments_closed", {}))
+    for kind in segments.KINDS:
+        of_kind = [row for row in rows if row["kind"] == kind]
+        if of_kind:
+            counts[kind] = run_segment_rows.append(segment_rows_key(key, kind), counts.get(kind, 0), of_kind)
+    return {**state, "segments": segs, "segments_closed": counts}, rows
 
 
 async def forget_run(key: str, deleted: dict[str, Any]) -> None:
@@ -279,6 +303,8 @@ async def forget_run(key: str, deleted: dict[str, Any]) -> None:
     if state is not None:
         run_windows.clear(key, state.get("windows_closed", 0))
         run_alerts.clear(key, state.get("alerts", 0))
+        for kind, count in state.get("segments_closed", {}).items():
+            run_segment_rows.clear(segment_rows_key(key, kind), count)
     owned.put(key, run_state.deleted_run(deleted["device_id"], deleted["run_id"], deleted["at"]))
     if matches.is_match_feed(key):
         matches.forget(key)

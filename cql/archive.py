@@ -39,6 +39,11 @@ UPSERT_SUMMARY = (
     "alerts, distance_m, top_speed_mps, hsr_distance_m, sprints, accelerations, decelerations, rejected_fixes, "
     "zone_time_s, zone_distance_m, summary_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "USING TIMESTAMP ?")
+SEGMENT_COLUMNS = ("device_id, run_id, kind, number, label, start_t, end_t, duration_s, readings, distance_m, "
+                   "hsr_distance_m, top_speed_mps, sprints, accelerations, decelerations, lap_time_s, zone_time_s, "
+                   "zone_distance_m, segment_json")
+INSERT_SEGMENT = f"INSERT INTO {{ks}}.run_segments ({SEGMENT_COLUMNS}) VALUES ({', '.join(['?'] * 19)})"
+UPSERT_PEAK = f"{INSERT_SEGMENT} USING TIMESTAMP ?"
 UPSERT_BY_DAY = ("INSERT INTO {ks}.runs_by_day (day, device_id, run_id, first_t, duration_s, distance_m, top_speed_mps, "
                  "sprints) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
 
@@ -112,6 +117,23 @@ def summary_writes(summary: dict[str, Any], produced_at: float) -> list[Write]:
     return writes
 
 
+def segment_write(device_id: str, run_id: str, row: dict[str, Any], stamp: int | None = None) -> Write:
+    """A closed segment (interval, lap, period) under (kind, number): rewriting it writes the same row.
+    A rolling peak changes as the run goes on: upserted with its summary's `stamp`, like the summary."""
+    if row["kind"] == "peaks":
+        values = (row["window_s"], None, ms(row["distance_end_t"] and row["distance_end_t"] - row["window_s"]),
+                  ms(row["distance_end_t"]), float(row["window_s"]), None, row["distance_m"], row["hsr_distance_m"],
+                  None, None, None, None, None, None, None)
+    else:
+        values = (row["index"], row["label"], ms(row["start_t"]), ms(row["end_t"]), row["duration_s"], row["readings"],
+                  row["distance_m"], row["hsr_distance_m"], row["top_speed_mps"], row["sprints"],
+                  row["accelerations"], row["decelerations"], row.get("lap_time_s"), row["zone_time_s"],
+                  row["zone_distance_m"])
+    params = (device_id, run_id, row["kind"], *values, json.dumps(row))
+    return Write(INSERT_SEGMENT if stamp is None else UPSERT_PEAK, params if stamp is None else (*params, stamp),
+                 ("run_segments", device_id, run_id), (row["kind"], values[0]))
+
+
 def output_writes(value: dict[str, Any]) -> list[Write]:
     """The rows of one record of the run agent's outputs topic (a closed window, an alert, a summary)."""
     kind = value["type"]
@@ -119,8 +141,13 @@ def output_writes(value: dict[str, Any]) -> list[Write]:
         return [window_write(value["device_id"], value["run_id"], value["row"])]
     if kind == "alert":
         return [alert_write(value["alert"])]
+    if kind == "segment":
+        return [segment_write(value["device_id"], value["run_id"], value["row"])]
     if kind == "summary":
-        return summary_writes(value["summary"], value["produced_at"])
+        summary, stamp = value["summary"], round(value["produced_at"] * 1_000_000)
+        return summary_writes(summary, value["produced_at"]) + [
+            segment_write(summary["device_id"], summary["run_id"], peak, stamp) for peak in value.get("peaks", [])
+            if peak["distance_end_t"] is not None]
     raise ValueError(f"unknown output record type {kind!r}")
 
 

@@ -113,6 +113,13 @@ async def windows(device_id: str, run_id: str, from_ms: int, to_ms: int, limit: 
             for r in rows]
 
 
+async def segments(device_id: str, run_id: str, kind: str, limit: int) -> list[dict[str, Any]]:
+    """The run's archived segments of one kind (agents/segments.py's rows), in order."""
+    rows = await execute("SELECT segment_json FROM {ks}.run_segments WHERE device_id = ? AND run_id = ? AND kind = ? "
+                         "LIMIT ?", (device_id, run_id, kind, limit))
+    return [json.loads(r.segment_json) for r in rows]
+
+
 async def alerts(device_id: str, run_id: str, limit: int) -> list[dict[str, Any]]:
     rows = await execute("SELECT alert_json FROM {ks}.alerts WHERE device_id = ? AND run_id = ? LIMIT ?",
                          (device_id, run_id, limit))

@@ -7,7 +7,7 @@ themselves (web/params.py: ASCII digits only, strict epochs), with the same boun
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from agents.stats import AGG_CHOICES
 from models.device import FIELD_NAME_RULE, IDENTIFIER_RULE
@@ -17,6 +17,7 @@ from sports_prophet.config import settings
 DEFAULT_MESSAGES = 100          # GET /get-topic-messages
 MAX_MESSAGES = 10_000
 DEFAULT_WINDOWS = 100           # GET /runs/{device_id}/{run_id}/windows
+DEFAULT_SEGMENTS = 100          # GET /runs/{device_id}/{run_id}/segments
 MAX_HISTORY_LIMIT = 10_000      # the history routes' `limit`
 DEFAULT_READINGS = 1_000
 MAX_DAYS = 366                  # GET /history/runs?from=&to=
@@ -26,6 +27,7 @@ INSTANT_PATTERN = (r"^[0-9]{1,20}(\.[0-9]{1,9})?$|"
                    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
                    r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
 DEFAULT_SQL = "SELECT * FROM {table} ORDER BY timestamp DESC LIMIT 1"
+LAST_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second CQL's timestamp shows
 
 
 def identifier(what: str, example: str, **kwargs) -> fields.String:
@@ -84,6 +86,31 @@ class WindowsQuery(Schema):
     last = count("How many of the newest windows", DEFAULT_WINDOWS, settings.window_history + DEFAULT_WINDOWS)
 
 
+SEGMENT_KINDS = ("interval", "lap", "period", "peaks")
+
+
+def segment_kind() -> fields.String:
+    return fields.String(required=True, validate=validate.OneOf(SEGMENT_KINDS), metadata={
+        "description": "Which segments: fixed intervals, laps, periods (markers, match whistles) or rolling peaks"})
+
+
+class SegmentsQuery(Schema):
+    kind = segment_kind()
+    last = count("How many of the newest closed segments (with the open one after them)", DEFAULT_SEGMENTS,
+                 settings.segment_history)
+
+
+class MarkerBody(Schema):
+    """A period marker: from `t` on the run is in the period `label`; without a label, the open period ends."""
+
+    class Meta:
+        unknown = RAISE
+
+    t = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0, max=LAST_EPOCH_S), metadata={
+        "description": "When, epoch seconds (event time, as the run's readings), up to 9999-12-31"})
+    label = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
+
+
 class RunsQuery(Schema):
     local = fields.String(metadata={"description": "Any value: only this worker's runs (what workers ask each other)"})
 
@@ -117,6 +144,11 @@ class HistoryWindowsQuery(Schema):
 
 class HistoryAlertsQuery(Schema):
     limit = count("Most alerts", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
+
+
+class HistorySegmentsQuery(Schema):
+    kind = segment_kind()
+    limit = count("Most segments", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
 
 
 class MatchQuery(Schema):

@@ -89,6 +89,7 @@ class RunConfigOut(Schema):
     table_preappend = nullable(fields.String)
     motion = fields.Dict(required=True)
     match = fields.Dict(allow_none=True, metadata={"description": "A match feed's sides and pre-match strength"})
+    segments = fields.Dict(metadata={"description": "Interval length and lap line (agents/segments.py)"})
 
 
 class StreamStarted(RunIds):
@@ -179,6 +180,31 @@ class RunSummary(RunIds):
 
 class RunWindows(RunIds):
     windows = fields.List(fields.Nested(WindowRow), required=True)
+
+
+class SegmentRow(Schema):
+    """An interval, lap or period with the run summary's metrics (docs/maths.md, Segments), or a rolling
+    peak (kind `peaks`)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    kind = fields.String(required=True, validate=validate.OneOf(["interval", "lap", "period", "peaks"]))
+    index = fields.Integer(required=True, metadata={"description": "interval: its place from the run's start "
+                                                                   "(0, 1, ...); lap, period: 1, 2, ...; peaks: the "
+                                                                   "window in seconds"})
+    final = fields.Boolean(metadata={"description": "false while the segment is open (live route only)"})
+
+
+class RunSegments(RunIds):
+    kind = fields.String(required=True)
+    segments = fields.List(fields.Nested(SegmentRow), required=True)
+
+
+class MarkerAccepted(RunIds):
+    status = fields.String(required=True, validate=validate.OneOf(["marked"]))
+    t = Number(required=True)
+    label = nullable(fields.String)
 
 
 class Alert(RunIds):

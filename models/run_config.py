@@ -1,5 +1,5 @@
 """The body of /start-stream: a run's triggers, window size and motion thresholds (old shape plus `motion`),
-and for a match feed its sides (`match`)."""
+its segments (`segments`: interval length, lap line), and for a match feed its sides (`match`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,31 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 from agents.motion import MotionConfig
+from agents.segments import DEFAULT_INTERVAL_S
 from models.device import FIELD_NAME, NUMERIC_TYPES, braces_escaped
 from models.match import MatchSetupSchema
 from sports_prophet.config import settings
+
+
+class SegmentConfigSchema(Schema):
+    """How a run is cut into segments (agents/segments.py)."""
+
+    class Meta:
+        unknown = RAISE
+
+    interval_s = fields.Float(load_default=DEFAULT_INTERVAL_S, allow_nan=False, validate=validate.Range(
+        min=10, max=86_400, error="interval_s must be from 10 to 86400"), metadata={
+        "description": "Length of the fixed intervals, aligned to the run's first reading"})
+    lap_line = fields.List(fields.List(fields.Float(allow_nan=False),
+                                       validate=validate.Length(equal=2)),
+                           validate=validate.Length(equal=2), load_default=None, allow_none=True, metadata={
+        "description": "The start/finish line [[a1, a2], [b1, b2]] in the run's position fields' units ([lat, "
+                       "lon] or [x, y]): a lap starts each time the track crosses it from the left of A→B to the right"})
+
+    @validates("lap_line")
+    def check_line(self, line: list[list[float]] | None, **_: Any) -> None:
+        if line is not None and line[0] == line[1]:
+            raise ValidationError("the line's two points must differ")
 
 
 class RunConfigSchema(Schema):
@@ -29,6 +51,7 @@ class RunConfigSchema(Schema):
         FIELD_NAME, error=braces_escaped(f"table_preappend must match {FIELD_NAME.pattern}")))
     motion = fields.Dict(keys=fields.String(), load_default=dict)
     match = fields.Nested(MatchSetupSchema, load_default=None, allow_none=True)     # a match feed's sides
+    segments = fields.Nested(SegmentConfigSchema, load_default=lambda: SegmentConfigSchema().load({}))
 
     def __init__(self, context_schema: dict[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -98,6 +98,9 @@ class Settings:
         "SP_FINISH_AFTER_SECONDS", "600", "A run silent this long is finished and leaves the live subscription", float)
     window_history: int = _setting(
         "SP_WINDOW_HISTORY", "2000", "Closed windows kept per run in the live table (older ones: Cassandra)", int)
+    segment_history: int = _setting(
+        "SP_SEGMENT_HISTORY", "500",
+        "Closed segments (intervals, laps, periods) kept per run and kind in the live table (all: Cassandra)", int)
     alert_history: int = _setting(
         "SP_ALERT_HISTORY", "500", "Alerts kept per run in the live table", int)
     match_history: int = _setting(

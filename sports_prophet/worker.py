@@ -21,6 +21,7 @@ import web.live  # noqa: F401
 import web.matches  # noqa: F401
 import web.metrics  # noqa: F401
 import web.openapi  # noqa: F401
+import web.segments  # noqa: F401
 import web.topics  # noqa: F401
 import web.webhooks  # noqa: F401
 from sports_prophet.app import app

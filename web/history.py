@@ -13,15 +13,15 @@ from faust.web import Request, Response, View
 from cql import history
 from models.device import parse_instant
 from models.queries import (DEFAULT_READINGS, MAX_DAYS, MAX_HISTORY_LIMIT, HistoryAlertsQuery, HistoryReadingsQuery,
-                            HistoryRunsQuery, HistoryWindowsQuery)
+                            HistoryRunsQuery, HistorySegmentsQuery, HistoryWindowsQuery)
 from models.responses import HistoryReadings as HistoryReadingsOut
 from models.responses import HistoryRuns as HistoryRunsOut
-from models.responses import RunAlerts, RunSummary, RunWindows
+from models.responses import RunAlerts, RunSegments, RunSummary, RunWindows
 from sports_prophet.app import app
 from web.devices import path_id
 from web.errors import ApiError, not_found
 from web.openapi import BAD_ID, CASSANDRA_AWAY, documented
-from web.params import epoch_number, query_int
+from web.params import epoch_number, query_int, segment_kind
 
 FOREVER_MS = 253_402_300_799_999          # 9999-12-31T23:59:59.999Z, the last instant CQL's timestamp shows
 
@@ -139,6 +139,20 @@ class HistoryWindows(View):
         await archived_summary(device_id, run_id)
         return web.json_response({"device_id": device_id, "run_id": run_id,
                                   "windows": await history.windows(device_id, run_id, start, end, limit)})
+
+
+@app.page("/history/{device_id}/{run_id}/segments")
+class HistorySegments(View):
+    @documented("An archived run's segments: closed intervals, laps, periods, or its rolling peaks", tag="history",
+                query=HistorySegmentsQuery, ok=RunSegments,
+                errors={**ARCHIVED_RUN_ERRORS, 422: "`kind` missing or not interval, lap, period or peaks; "
+                                                    "`limit` out of range or not in ASCII digits"})
+    async def get(self, request: Request, device_id: str, run_id: str) -> Response:
+        limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
+        await archived_summary(device_id, run_id)
+        kind = segment_kind(request)
+        return web.json_response({"device_id": device_id, "run_id": run_id, "kind": kind,
+                                  "segments": await history.segments(device_id, run_id, kind, limit)})
 
 
 @app.page("/history/{device_id}/{run_id}/alerts")

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 CQLSH = Path(sys.executable).parent / "cqlsh"
 # The examples in file order, each with the table it reads: the test maps results by position.
 EXAMPLES = [("player_runs", "run_summaries"), ("top_speeds", "runs_by_day"), ("fastest_of_day", "runs_by_day"),
-            ("windows", "windows"), ("buckets", "reading_buckets"), ("readings", "readings"), ("alerts", "alerts")]
+            ("windows", "windows"), ("buckets", "reading_buckets"), ("readings", "readings"), ("alerts", "alerts"),
+            ("intervals", "run_segments"), ("peaks", "run_segments")]
 ROWS_LINE = re.compile(r"^\((\d+) rows\)$", re.M)
 ROW_HEADER = re.compile(r"^@ Row \d+$", re.M)
 
@@ -162,3 +163,11 @@ async def test_every_example_query_answers_what_the_api_says(http, worker, tmp_p
     assert [(int(row["seq"]), row["type"]) for row in results["alerts"]] == [(a["seq"], a["type"]) for a in alerts]
     assert results["alerts"][0]["type"] == "threshold"       # the excursion; a data-delay alert may follow (2 s)
     assert [json.loads(row["alert_json"]) for row in results["alerts"]] == alerts
+
+    intervals = (await get(http, worker, f"/runs/{device}/{run_a}/segments?kind=interval"))["segments"]
+    assert [(int(row["number"]), float(row["distance_m"]), float(row["top_speed_mps"]))
+            for row in results["intervals"]] == [(i["index"], i["distance_m"], i["top_speed_mps"]) for i in intervals]
+    assert intervals != []
+    peaks = (await get(http, worker, f"/runs/{device}/{run_a}/segments?kind=peaks"))["segments"]
+    assert [(int(row["window_s"]), float(row["distance_m"]), float(row["hsr_distance_m"]))
+            for row in results["peaks"]] == [(p["window_s"], p["distance_m"], p["hsr_distance_m"]) for p in peaks]

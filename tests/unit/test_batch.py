@@ -62,6 +62,8 @@ def test_the_batch_path_equals_the_per_reading_path(drawn, trigger_ranges, cuts,
     readings = readings_of(drawn)
     reference = run_state.new_run("gps", "r1", window_seconds)
     reference["config"]["triggers"] = trigger_ranges
+    # Segments close too: intervals of the window size, laps over a line across the track's middle.
+    reference["config"]["segments"] = {"interval_s": window_seconds, "lap_line": [[0.0, -500.0], [0.0, 500.0]]}
     batch = reference
     bounds = [0, *sorted(set(c % (len(readings) + 1) for c in cuts)), len(readings)]
     for offset, (a, b) in enumerate(zip(bounds, bounds[1:])):
@@ -71,6 +73,9 @@ def test_the_batch_path_equals_the_per_reading_path(drawn, trigger_ranges, cuts,
         close(closed_ref, closed, "closed")
         close(alerts_ref, alerts, "alerts")
         close(reference, batch, "state")
+        if offset == 0:                      # a period marker between records, maybe behind the data
+            reference = run_state.apply_marker(reference, T0 + 3.0, "second")
+            batch = run_state.apply_marker(batch, T0 + 3.0, "second")
     close(run_state.summary(reference), run_state.summary(batch), "summary")
 
 

@@ -1,5 +1,5 @@
 """The run agent's batch path (`run_state.apply_burst`, numpy over a record's columns) against the
-per-reading reference (`run_state.apply_readings`): the same state, closed windows and alerts to 1e-9,
+per-reading reference (`run_state.apply_readings`): the same state (forecasts too), closed windows and alerts to 1e-9,
 for random tracks with out-of-order, duplicate and glitch fixes, odd field values and random batchings."""
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def test_the_batch_path_equals_the_per_reading_path(drawn, trigger_ranges, cuts,
     readings = readings_of(drawn)
     reference = run_state.new_run("gps", "r1", window_seconds)
     reference["config"]["triggers"] = trigger_ranges
+    reference["config"]["forecast"] = {"fields": ["hr", "absent"], "horizon_s": 3.0}
     batch = reference
     bounds = [0, *sorted(set(c % (len(readings) + 1) for c in cuts)), len(readings)]
     for offset, (a, b) in enumerate(zip(bounds, bounds[1:])):

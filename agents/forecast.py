@@ -2,7 +2,8 @@
 smoothing on irregular time stamps, pure functions, no Kafka (the method: docs/maths.md#forecasts).
 
 Each forecast field keeps a small JSON state: the level and trend of a fixed grid of (alpha, beta)
-models, each model's sum of squared one-step errors (the model with the smallest one answers), and
+models, each model's discounted sum of squared one-step errors (the model with the smallest one
+answers; old errors fade, so the start-up's large ones stop counting and the choice adapts), and
 the forecasts issued and not yet scored. Irregular spacing is handled in time, not by resampling:
 alpha and beta are the weights of a reading that arrives after the run's mean interval, and a gap
 of k mean intervals weighs as k steps (1 - (1 - alpha) ** k).
@@ -28,6 +29,7 @@ GRID_ALPHA = np.array([a for a, _ in GRID])
 GRID_BETA = np.array([b for _, b in GRID])
 Z = {"80": 1.2815515655446004, "95": 1.959963984540054}     # two-sided normal quantiles
 MIN_ERRORS = 2            # one-step errors needed before a forecast has an interval
+FORGET = 0.995            # each one-step error's weight decays by this per later observation (~200 kept)
 MAX_PENDING = 64          # issued forecasts awaiting their target per field; older ones go unscored
 DISTANCE = "distance_m"   # the derived field of positional runs: the motion summary's distance
 
@@ -36,7 +38,7 @@ State = dict[str, Any]
 
 def field_initial() -> State:
     return {"n": 0, "t0": None, "last_t": None, "last_y": None, "level": [], "trend": [],
-            "errors": 0, "sse": [0.0] * len(GRID), "pending": [],
+            "errors": 0, "weight": 0.0, "sse": [0.0] * len(GRID), "pending": [],
             "scored": {"count": 0, "abs_error": 0.0, "naive_abs_error": 0.0, "in_80": 0, "in_95": 0}}
 
 
@@ -45,14 +47,11 @@ def mean_interval(state: State) -> float:
     return (state["last_t"] - state["t0"]) / (state["n"] - 1)
 
 
-def realised_at(t0: float, y0: float, t1: float, y1: float, target: float) -> float:
-    """The value at `target` between two observations, linearly interpolated."""
-    return y0 + (y1 - y0) * (target - t0) / (t1 - t0)
-
-
-def score(pending: dict[str, Any], realised: float) -> dict[str, Any]:
-    """An issued forecast with what then arrived."""
-    return {**pending, "realised": realised, "abs_error": abs(realised - pending["forecast"]),
+def score(pending: dict[str, Any], t: float, realised: float) -> dict[str, Any]:
+    """An issued forecast with what then arrived: the first observation at or after its target time
+    (an observation, noise and all, not an interpolation, which would average the noise away and
+    flatter the intervals)."""
+    return {**pending, "realised_t": t, "realised": realised, "abs_error": abs(realised - pending["forecast"]),
             "naive_abs_error": abs(realised - pending["naive"]),
             "in_80": pending["lower_80"] <= realised <= pending["upper_80"],
             "in_95": pending["lower_95"] <= realised <= pending["upper_95"]}
@@ -88,11 +87,11 @@ def field_add(state: State, t: float, y: float) -> tuple[State, list[dict[str, A
         error = y - (old_level + old_trend * dt)
         level.append((1.0 - a) * old_level + (1.0 - a) * dt * old_trend + a * y)
         trend.append(-c * old_level + (1.0 - c * dt) * old_trend + c * y)
-        sse.append(old_sse + error * error)
+        sse.append(FORGET * old_sse + error * error)
     due = [p for p in state["pending"] if p["target_t"] <= t]
-    rows = [score(p, realised_at(state["last_t"], state["last_y"], t, y, p["target_t"])) for p in due]
+    rows = [score(p, t, y) for p in due]
     return {**state, "n": n + 1, "last_t": t, "last_y": y, "level": level, "trend": trend, "errors": state["errors"] + 1,
-            "sse": sse, "pending": [p for p in state["pending"] if p["target_t"] > t],
+            "weight": FORGET * state["weight"] + 1.0, "sse": sse, "pending": [p for p in state["pending"] if p["target_t"] > t],
             "scored": tally(state["scored"], rows)}, rows
 
 
@@ -140,23 +139,22 @@ def field_add_burst(state: State, ts: np.ndarray, ys: np.ndarray) -> tuple[State
     before_level = np.vstack((level0, level[:-1]))
     before_trend = np.vstack((trend0, trend[:-1]))
     errors = ys[:, None] - (before_level + before_trend * d)
-    sse = np.array(state["sse"]) + (errors * errors).sum(axis=0)
+    decay = FORGET ** np.arange(m - 1, -1, -1.0)                   # the weight of each error at the end
+    sse = FORGET ** m * np.array(state["sse"]) + decay @ (errors * errors)
     pending = state["pending"]
     targets = np.array([p["target_t"] for p in pending])
     at = np.searchsorted(ts, targets, side="left") if pending else np.zeros(0, dtype=int)
-    last_t, last_y = state["last_t"], state["last_y"]
-    rows = []
-    for j, p in sorted(((j, p) for j, p in zip(at.tolist(), pending) if j < m), key=lambda jp: jp[0]):
-        t0, y0 = (last_t, last_y) if j == 0 else (float(ts[j - 1]), float(ys[j - 1]))
-        rows.append(score(p, realised_at(t0, y0, float(ts[j]), float(ys[j]), p["target_t"])))
+    rows = [score(p, float(ts[j]), float(ys[j]))
+            for j, p in sorted(((j, p) for j, p in zip(at.tolist(), pending) if j < m), key=lambda jp: jp[0])]
     return {**state, "n": n + m, "last_t": float(ts[-1]), "last_y": float(ys[-1]), "level": level[-1].tolist(),
-            "trend": trend[-1].tolist(), "errors": state["errors"] + m, "sse": sse.tolist(),
+            "trend": trend[-1].tolist(), "errors": state["errors"] + m,
+            "weight": FORGET ** m * state["weight"] + float(decay.sum()), "sse": sse.tolist(),
             "pending": [p for p, j in zip(pending, at.tolist()) if j >= m],
             "scored": tally(state["scored"], rows)}, scored + rows
 
 
 def best_model(state: State) -> int:
-    """The grid model with the smallest sum of squared one-step errors (the first of equals)."""
+    """The grid model with the smallest discounted sum of squared one-step errors (the first of equals)."""
     return int(np.argmin(state["sse"]))
 
 
@@ -177,7 +175,7 @@ def forecast(state: State, horizon_s: float) -> dict[str, Any] | None:
     i = best_model(state)
     alpha, beta = GRID[i]
     step = mean_interval(state)
-    sigma2 = state["sse"][i] / state["errors"]
+    sigma2 = state["sse"][i] / state["weight"]
     point = state["level"][i] + state["trend"][i] * horizon_s
     spread = math.sqrt(horizon_variance(sigma2, alpha, beta, horizon_s / step))
     bounds = {f"{side}_{p}": point + sign * z * spread

@@ -256,6 +256,9 @@ async def apply(record: Record) -> None:
         for alert in alerts:
             await alerts_topic.send(key=key.encode(), value=alert)
             await outputs_topic.send(key=key.encode(), value={"type": "alert", "alert": alert})
+    for row in state.get("forecast_rows", []) if kind == "readings" else []:   # issued or scored: cql/forecasts.py
+        await outputs_topic.send(key=key.encode(), value={"type": "forecast", "device_id": state["device_id"],
+                                                          "run_id": state["run_id"], "row": row})
     if closed or alerts or kind != "readings" or finishing or summary_due(key):
         # The archived summary follows the windows; it is the run's last output once it finishes.
         sent = await outputs_topic.send(key=key.encode(), value={

@@ -72,14 +72,11 @@ def field_add(state: State, t: float, y: float) -> tuple[State, list[dict[str, A
     n = state["n"]
     if n and t <= state["last_t"]:
         return state, []
-    k = len(GRID)
-    if n == 0:
+    if n == 0:        # level: the first value; trend: none yet (a two-point slope of noisy values
+        k = len(GRID)  # was far worse: small trend weights take hundreds of steps to forget it)
         return {**state, "n": 1, "t0": t, "last_t": t, "last_y": y, "level": [y] * k, "trend": [0.0] * k}, []
     dt = t - state["last_t"]
-    if n == 1:
-        return {**state, "n": 2, "last_t": t, "last_y": y, "level": [y] * k,
-                "trend": [(y - state["last_y"]) / dt] * k}, []
-    steps = dt / mean_interval(state)
+    steps = 1.0 if n == 1 else dt / mean_interval(state)
     level, trend, sse = [], [], []
     for (alpha, beta), old_level, old_trend, old_sse in zip(GRID, state["level"], state["trend"], state["sse"]):
         a = 1.0 - (1.0 - alpha) ** steps
@@ -101,7 +98,7 @@ def field_add_burst(state: State, ts: np.ndarray, ys: np.ndarray) -> tuple[State
     the maps (log2(n) rounds), then the one-step errors from the states before each step."""
     scored: list[dict[str, Any]] = []
     i = 0
-    while state["n"] < 2 and i < len(ts):           # the first two observations set level and trend
+    while state["n"] < 2 and i < len(ts):           # the first observation sets the level, the second the step
         state, rows = field_add(state, float(ts[i]), float(ys[i]))
         scored += rows
         i += 1

@@ -15,7 +15,7 @@ FORECAST_OUTPUTS = ("forecast",)
 
 KEY = "device_id, run_id, field, issued_at, horizon_s"
 INSERT_ISSUED = (f"INSERT INTO {{ks}}.forecasts ({KEY}, target_t, forecast, lower_80, upper_80, lower_95, upper_95, "
-                 "naive, alpha, beta, observations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "naive, alpha, beta, observations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 INSERT_SCORED = (f"INSERT INTO {{ks}}.forecasts ({KEY}, realised_t, realised, abs_error, naive_abs_error, in_80, "
                  "in_95) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 

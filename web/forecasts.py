@@ -55,7 +55,7 @@ class RunForecast(View):
                             "window against what then arrived.",
                 errors={400: BAD_ID,
                         404: f"{UNKNOWN_RUN}; a field the run does not forecast, or with fewer than "
-                             f"{forecast.MIN_ERRORS + 2} observations yet",
+                             f"{forecast.MIN_ERRORS + 1} observations yet",
                         422: "No `field`; `horizon` not a number of seconds in (0, 86400]; `at` not a time "
                              "after the latest observation within a day; both `horizon` and `at`",
                         503: NO_OWNER})
@@ -73,7 +73,7 @@ class RunForecast(View):
         _, default_horizon = forecast.run_fields(state["config"])
         if model["errors"] < forecast.MIN_ERRORS:
             raise not_found("forecast", f"{name} has {model['n']} observations; a forecast needs "
-                                        f"{forecast.MIN_ERRORS + 2}")
+                                        f"{forecast.MIN_ERRORS + 1}")
         out = forecast.forecast(model, wanted_horizon(request, model["last_t"], default_horizon))
         assert out is not None                       # MIN_ERRORS one-step errors exist
         intervals = {p: {"lower": out.pop(f"lower_{p}"), "upper": out.pop(f"upper_{p}")} for p in forecast.Z}

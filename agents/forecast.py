@@ -85,11 +85,10 @@ def field_add(state: State, t: float, y: float) -> tuple[State, list[dict[str, A
         level.append((1.0 - a) * old_level + (1.0 - a) * dt * old_trend + a * y)
         trend.append(-c * old_level + (1.0 - c * dt) * old_trend + c * y)
         sse.append(FORGET * old_sse + error * error)
-    due = [p for p in state["pending"] if p["target_t"] <= t]
-    rows = [score(p, t, y) for p in due]
-    return {**state, "n": n + 1, "last_t": t, "last_y": y, "level": level, "trend": trend, "errors": state["errors"] + 1,
-            "weight": FORGET * state["weight"] + 1.0, "sse": sse, "pending": [p for p in state["pending"] if p["target_t"] > t],
-            "scored": tally(state["scored"], rows)}, rows
+    rows = [score(p, t, y) for p in state["pending"] if p["target_t"] <= t]
+    return {**state, "n": n + 1, "last_t": t, "last_y": y, "level": level, "trend": trend,
+            "errors": state["errors"] + 1, "weight": FORGET * state["weight"] + 1.0, "sse": sse,
+            "pending": [p for p in state["pending"] if p["target_t"] > t], "scored": tally(state["scored"], rows)}, rows
 
 
 def field_add_burst(state: State, ts: np.ndarray, ys: np.ndarray) -> tuple[State, list[dict[str, Any]]]:

@@ -143,7 +143,8 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
         closed.extend(just_closed)
     forecasts, forecast_rows = issued_at_close(forecasts, forecast_rows, horizon_s, closed)
     new = {**state, "stats": stats, "windows": windows, "motion": motion, "position": position,
-           "forecasts": forecasts, "forecast_rows": forecast_rows, "excursions": excursions, "readings": state["readings"] + len(readings), "late": state["late"] + late,
+           "forecasts": forecasts, "forecast_rows": forecast_rows, "excursions": excursions,
+           "readings": state["readings"] + len(readings), "late": state["late"] + late,
            "first_t": first_t, "last_t": last_t, "last_received_at": received_at, "last_offset": offset,
            "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
     return new, closed, stamp_alerts(new, alerts)
@@ -194,7 +195,8 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
         closed.extend(just_closed)
     forecasts, forecast_rows = issued_at_close(forecasts, forecast_rows, horizon_s, closed)
     new = {**state, "stats": RUN_STATS.add_columns(state["stats"], measured), "windows": windows, "motion": motion,
-           "position": position, "forecasts": forecasts, "forecast_rows": forecast_rows, "excursions": excursions, "readings": state["readings"] + len(readings),
+           "position": position, "forecasts": forecasts, "forecast_rows": forecast_rows, "excursions": excursions,
+           "readings": state["readings"] + len(readings),
            "late": state["late"] + late, "first_t": first_t, "last_t": last_t, "last_received_at": received_at,
            "last_offset": offset, "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
     return new, closed, stamp_alerts(new, alerts)

@@ -17,6 +17,10 @@ MAX_FORECAST_FIELDS = 16         # each forecast field is ~1 KB of run state and
 MAX_HORIZON_S = 86_400
 
 
+def not_numeric(numeric_fields: list[str]) -> str:
+    return f"not a numeric field of the device (its numeric fields: {', '.join(numeric_fields)})"
+
+
 class ForecastConfigSchema(Schema):
     """Which numeric fields to forecast, and the horizon of the forecasts issued at each closed window
     (positional runs also forecast their distance, `distance_m`, without being asked)."""
@@ -58,7 +62,7 @@ class RunConfigSchema(Schema):
         errors: dict[str, str] = {}
         for name, bounds in triggers.items():
             if self.device_schema.get(name) not in NUMERIC_TYPES:
-                errors[name] = f"not a numeric field of the device (its numeric fields: {', '.join(self.numeric_fields())})"
+                errors[name] = not_numeric(self.numeric_fields())
             elif len(bounds) != 2 or not all(math.isfinite(b) for b in bounds):
                 errors[name] = "give [min, max]"
             elif bounds[0] > bounds[1]:
@@ -68,7 +72,7 @@ class RunConfigSchema(Schema):
 
     @validates("forecast")
     def check_forecast(self, forecast: dict[str, Any], **_: Any) -> None:
-        errors = {name: f"not a numeric field of the device (its numeric fields: {', '.join(self.numeric_fields())})"
+        errors = {name: not_numeric(self.numeric_fields())
                   for name in forecast.get("fields", []) if self.device_schema.get(name) not in NUMERIC_TYPES}
         if errors:
             raise ValidationError({"fields": errors})

@@ -66,16 +66,45 @@ def position_kind(reading: dict[str, Any]) -> tuple[str, str, str] | None:
 
 def fold_fix(motion: dict[str, Any] | None, position: dict[str, Any] | None, reading: dict[str, Any],
              cfg: MotionConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Fold a reading's position, if it has one, into the run's motion; the first one fixes which
-    fields hold positions. Both apply paths fold motion fix by fix through here."""
+    """Fold a reading's position, if it has one, into the run's motion (`apply_readings`)."""
     kind = position_kind(reading["data"])
     if kind is None:
         return motion, position
+    a, b, _ = kind
+    return fold_position(motion, position, kind, reading["t"], reading["data"][a], reading["data"][b], cfg)
+
+
+def fold_position(motion: dict[str, Any] | None, position: dict[str, Any] | None, kind: tuple[str, str, str],
+                  t: float, first: float, second: float, cfg: MotionConfig
+                  ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Fold one position into the run's motion; the first one fixes which fields hold positions.
+    Both apply paths fold motion fix by fix through here."""
     a, b, how = kind
     if motion is None:
         motion, position = motion_initial(cfg), {"fields": [a, b], "kind": how}
     add = motion_add if how == "geo" else motion_add_xy
-    return add(motion, reading["t"], reading["data"][a], reading["data"][b], cfg), position
+    return add(motion, t, first, second, cfg), position
+
+
+def burst_positions(columns: Columns, count: int) -> list[tuple[int, tuple[str, str, str], float, float]]:
+    """`position_kind` for a whole burst from its numeric columns: (row, kind, first, second) for each
+    reading with a position, in reading order."""
+    taken = np.zeros(count, dtype=bool)
+    found: list[tuple[np.ndarray, tuple[str, str, str], np.ndarray, np.ndarray]] = []
+    for kind in POSITION_FIELDS:
+        a, b, _ = kind
+        if a not in columns or b not in columns:
+            continue
+        has_a, has_b = np.full(count, np.nan), np.full(count, np.nan)
+        has_a[columns[a][0]], has_b[columns[b][0]] = columns[a][1], columns[b][1]
+        rows = np.flatnonzero(~taken & ~np.isnan(has_a) & ~np.isnan(has_b))
+        taken[rows] = True
+        found.append((rows, kind, has_a[rows], has_b[rows]))
+    if len(found) == 1:                  # the usual case: one kind of position, already in order
+        rows, kind, firsts, seconds = found[0]
+        return [(row, kind, x, y) for row, x, y in zip(rows.tolist(), firsts.tolist(), seconds.tolist())]
+    return sorted((row, kind, x, y) for rows, kind, firsts, seconds in found
+                  for row, x, y in zip(rows.tolist(), firsts.tolist(), seconds.tolist()))
 
 
 def passes_triggers(reading: dict[str, Any], triggers: dict[str, list[float]]) -> bool:
@@ -175,13 +204,13 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
     excursions, alerts = threshold_alerts(ordered, columns, triggers, state["excursions"])
     motion, position = state["motion"] and motion_upgraded(state["motion"]), state["position"]
     cfg = motion_config(state)
+    times = ts.tolist()
     fixes: list[int] = []
     distances: list[float] = []
-    for row, reading in enumerate(ordered):
-        motion, position = fold_fix(motion, position, reading, cfg)
-        if position_kind(reading["data"]) is not None:
-            fixes.append(row)
-            distances.append(motion["distance_m"])
+    for row, kind, first, second in burst_positions(columns, len(ordered)):
+        motion, position = fold_position(motion, position, kind, times[row], first, second, cfg)
+        fixes.append(row)
+        distances.append(motion["distance_m"])
     fields, horizon_s = forecast.run_fields(state["config"])
     forecasts, forecast_rows = forecast.add_columns(dict(state.get("forecasts") or {}), fields, ts, measured)
     forecasts, rows = forecast.add_columns(forecasts, [forecast.DISTANCE], ts, {

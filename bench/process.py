@@ -1,6 +1,7 @@
 """Processing benchmark: readings/s processed by one worker and by two, against a plain aiokafka
 consumer of the same topics in the same run (the ceiling); freshness (ingest ack -> visible in
-/get-speed) at a background load of 1k readings/s; live query latency under 50 concurrent clients.
+/get-speed) at a background load of 1k readings/s; live query latency under 50 concurrent clients,
+on a quiet worker and again while a simulated 22-player match (10 Hz, events, weather) streams into it.
 
 Run it with `scripts/bench process` (a freshly formatted stack of its own: a fresh app id replays
 every run topic in the cluster, so older topics would skew the figures). Starts its own workers.
@@ -27,6 +28,7 @@ from typing import Iterator
 import aiohttp
 from aiokafka import AIOKafkaConsumer
 
+from memory import simulate                       # bench/memory.py: a simulated match in its own process
 from sampling import Profile, sampled             # bench/sampling.py: py-spy, attached from outside
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaGateway
@@ -246,6 +248,28 @@ async def query_latency(url: str, device: str, run: str, clients: int, seconds: 
     return p50, p99, len(latencies)
 
 
+async def query_loads(url: str, device: str, run: str, seconds: float) -> list[tuple[str, tuple[float, float, int]]]:
+    """The query latency figures: 50 paced clients, 50 back-to-back, and wrk's 50 connections."""
+    loads = [("50 clients x 20 req/s", await query_latency(url, device, run, 50, seconds / 2, 20)),
+             ("50 clients back-to-back", await query_latency(url, device, run, 50, seconds / 2, None))]
+    from_c = wrk_latency(url, f"/get-speed/{device}/{run}", 50, seconds / 2)
+    return loads + ([("wrk, 50 connections", from_c)] if from_c else [])
+
+
+async def match_streaming(url: str, match_id: str, simulator: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until the simulated match is being played in the worker (its clock has moved)."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if simulator.poll() is not None:
+                raise RuntimeError(f"the match simulator exited ({simulator.returncode}) before the match started")
+            async with http.get(f"{url}/matches/{match_id}") as r:
+                if r.status == 200 and ((await r.json()).get("minute") or 0) > 0:
+                    return
+            await asyncio.sleep(0.5)
+    raise RuntimeError(f"match {match_id} was not playing in the worker after {timeout:.0f} s")
+
+
 def wrk_latency(url: str, path: str, connections: int, seconds: float) -> tuple[float, float, int] | None:
     """The same back-to-back query load from wrk, a C client, so the load generator's own Python
     does not compete with the worker for the 2 cores; p50, p99 in ms and the request count
@@ -306,9 +330,16 @@ async def main() -> None:
             fresh = await freshness(live.url, device, args.seconds)
             recovered = [line for line in live.log_path.read_text(errors="replace")[len(log_before):].splitlines()
                          if RECOVERY_LOG in line]
-            paced = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, 20)
-            saturated = await query_latency(live.url, device, runs[0], 50, args.seconds / 2, None)
-            from_c = wrk_latency(live.url, f"/get-speed/{device}/{runs[0]}", 50, args.seconds / 2)
+            quiet = await query_loads(live.url, device, runs[0], args.seconds)
+            print("query latency with a 22-player match streaming into the same worker ...", flush=True)
+            match_id = f"m{uuid.uuid4().hex[:6]}"
+            match = simulate(live.url, folder, match_id, 1.0, 4 * args.seconds, extras=True)
+            try:
+                await match_streaming(live.url, match_id, match)
+                streaming = await query_loads(live.url, device, runs[0], args.seconds)
+            finally:
+                match.terminate()
+                match.wait()
         finally:
             live.stop()
 
@@ -326,10 +357,9 @@ async def main() -> None:
           f"{max(fresh.latencies, default=0) / 1000:5.1f} s")
     for line in recovered[:5]:
         print(f"  worker log: {line.strip()[:150]}")
-    loads = [("50 clients x 20 req/s", paced), ("50 clients back-to-back", saturated)]
-    loads += [("wrk, 50 connections back-to-back", from_c)] if from_c else []
-    for label, (p50, p99, n) in loads:
-        print(f"{'query p50 / p99, ' + label + ' (' + str(n) + ' requests)':58} {p50:6.1f} / {p99:5.1f} ms")
+    for during, loads in (("", quiet), (", match streaming", streaming)):
+        for label, (p50, p99, n) in loads:
+            print(f"{'query p50 / p99, ' + label + during + ' (' + str(n) + ')':58} {p50:6.1f} / {p99:5.1f} ms")
     print(f"{'a new run: first ingest -> visible in /get-speed (rebalance)':58} {fresh.new_run_ms:11,.0f} ms")
     print(f"(records of {RECORD_READINGS} readings; 'from its start' includes start-up and run discovery)")
     if profile is not None:

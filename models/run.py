@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from models.device import check_identifier, event_time, reading_validator, time_field
+from models.device import check_identifier, event_time, plain_reading_time, reading_validator, time_field
 
 RUN_TOPIC_PREFIX = "readings."
 
@@ -64,11 +64,16 @@ def stamp_readings(device_schema: dict[str, str], items: list[Any], arrival: flo
     Returns (the stamped readings, {index: marshmallow's error messages}); callers accept
     a batch only when the error dict is empty, so a batch lands all or nothing.
     """
+    plain_time = plain_reading_time(device_schema)
     validator = reading_validator(device_schema)
     time_key = time_field(device_schema)
     stamped: list[StampedReading] = []
     errors: dict[int, Any] = {}
     for index, item in enumerate(items):
+        t = plain_time(item, arrival)
+        if t is not None:
+            stamped.append({"t": t, "data": item})
+            continue
         if not isinstance(item, dict):
             errors[index] = {"_reading": [f"a reading is a JSON object, not {type(item).__name__}"]}
             continue

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 MAX_DEPTH = 32
 
 _KEPT = b'[]{}"\n'
@@ -59,4 +61,26 @@ def check_depth(data: bytes | str) -> None:
 def loads(data: bytes | str) -> Any:
     """json.loads for client input: ValueError (TooDeep when too deep) for anything that is not JSON."""
     check_depth(data)
+    return decode(data)
+
+
+# orjson turns integers past 64 bits into floats; such a number must reach validation as sent.
+# A run of 19 digits anywhere sends the document to the json module (a bytes scan: a regex costs 10x).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN = b"0" * 19
+
+
+def decode(data: bytes | str) -> Any:
+    """json.loads's answer, from orjson (~5x faster) when it is sure to be the same.
+
+    orjson refuses some documents the json module takes (NaN, 1e400, lone surrogates) and reads
+    integers past 64 bits as floats: those go to the json module, so validation sees the same
+    values and words the same errors either way.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
     return json.loads(data)

@@ -30,7 +30,7 @@ from sports_prophet.app import app, gateway, guard, registry
 from sports_prophet.config import settings
 from sports_prophet.kafka import KafkaUnavailable, TopicPartitionMismatch
 from web.auth import presented_token
-from web.client_json import TooDeep, check_depth, loads
+from web.client_json import TooDeep, check_depth, decode, loads
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
 from web.openapi import BAD_ID, BOTH_AWAY, NOT_JSON, TOO_LARGE, UNKNOWN_DEVICE, documented, websocket
@@ -129,12 +129,12 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
         for line_no, line in enumerate(text.split("\n"), start=1):
             if line.strip():
                 try:
-                    items.append(json.loads(line))
+                    items.append(decode(line))
                 except ValueError as exc:
                     raise ApiError(400, "invalid NDJSON", f"line {line_no}: {exc}") from exc
         return items
     try:
-        parsed = json.loads(text)
+        parsed = decode(body)
     except ValueError as exc:
         raise ApiError(400, "the body is not valid JSON", str(exc)) from exc
     return parsed if isinstance(parsed, list) else [parsed]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from web.client_json import MAX_DEPTH, TooDeep, loads
+from web.client_json import MAX_DEPTH, TooDeep, decode, loads
 
 READING = {"latitude": 40.0, "longitude": -75.0, "timestamp": "2026-01-01T00:00:00"}
 
@@ -46,3 +48,34 @@ def test_malformed_json_is_still_a_value_error(text):
     with pytest.raises(ValueError) as caught:
         loads(text)
     assert not isinstance(caught.value, TooDeep)
+
+
+# `decode` reads with orjson when it can: it must give json.loads's exact values (int or float,
+# big integers, NaN, lone surrogates) on any document, valid or not.
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.floats(), st.integers(min_value=-2**80, max_value=2**80),
+              st.text(alphabet=st.characters(codec=None), max_size=6)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=4)),
+    max_leaves=12)
+
+
+def json_answer(text: bytes) -> str:
+    try:
+        return repr(json.loads(text))
+    except ValueError:
+        return "ValueError"
+
+
+def decode_answer(text: bytes) -> str:
+    try:
+        return repr(decode(text))
+    except ValueError:
+        return "ValueError"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(JSON_VALUES.map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass")),
+                 st.binary(max_size=20), st.sampled_from([b"1e400", b"NaN", b"[-Infinity]", b'"\\ud800"',
+                                                          b"12345678901234567890123", b"\xef\xbb\xbf[1]"])))
+def test_decode_answers_as_json_loads(text):
+    assert decode_answer(text) == json_answer(text)

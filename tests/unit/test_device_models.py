@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from models.device import DeviceSchema, InvalidIdentifier, check_identifier, parse_instant, time_field
+from models.device import (DeviceSchema, InvalidIdentifier, check_identifier, event_time, parse_instant,
+                           plain_reading_time, reading_validator, time_field)
 from models.run import parse_run_topic, run_topic, stamp_readings
 from models.sensor_logger import map_entries
 
@@ -118,3 +121,58 @@ def test_numbers_past_what_records_carry_are_named_errors_not_crashes():
     _, errors = stamp_readings(schema, [{"speed": 10 ** 400, "steps": 1}, {"speed": 1.0, "steps": 2 ** 63},
                                         {"steps": -2 ** 63, "speed": 10 ** 30}], 0.0)
     assert errors == {0: {"speed": ["Out of a float's range."]}, 1: {"steps": ["Out of the 64-bit integer range."]}}
+
+
+# The gateway's fast check (`plain_reading_time`) must change no answer: on any input, the same
+# readings accepted with the same times, the same errors, as marshmallow alone gives.
+ANY_VALUE = st.one_of(
+    st.none(), st.booleans(), st.text(max_size=8), st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-2**70, max_value=2**70), st.sampled_from([2**53, 2**53 + 1, -2**63, 2**63, 2**1024]),
+    st.sampled_from(["2026-05-01T12:00:00Z", "2026-05-01 12:00:00.5", "not a time", 1.7e9, 1.7e12, -5]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+VALID_VALUE = {
+    "float": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-2**60, 2**60)),
+    "int": st.integers(-2**63, 2**63 - 1), "string": st.text(max_size=5), "bool": st.booleans(),
+    "timestamp": st.one_of(st.floats(0, 1e19), st.integers(0, 2**64), st.datetimes().map(lambda d: d.isoformat()))}
+FIELD_SCHEMAS = st.dictionaries(st.sampled_from(["a", "b", "c", "timestamp", "time"]),
+                                st.sampled_from(["float", "int", "string", "bool", "timestamp"]),
+                                min_size=1, max_size=4)
+
+
+@st.composite
+def schema_and_items(draw: st.DrawFn) -> tuple[dict[str, str], list[object]]:
+    schema = draw(FIELD_SCHEMAS)
+    names = st.sampled_from(sorted(schema) + ["extra"])
+    reading = st.dictionaries(names, ANY_VALUE, max_size=5)
+    valid = st.fixed_dictionaries({name: VALID_VALUE[kind] for name, kind in schema.items()})
+    complete = st.fixed_dictionaries({name: st.one_of(VALID_VALUE[kind], ANY_VALUE) for name, kind in schema.items()})
+    return schema, draw(st.lists(st.one_of(valid, complete, reading, ANY_VALUE), max_size=6))
+
+
+def marshmallow_only(schema: dict[str, str], items: list[object], arrival: float):
+    validator, time_key = reading_validator(schema), time_field(schema)
+    stamped, errors = [], {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[index] = {"_reading": [f"a reading is a JSON object, not {type(item).__name__}"]}
+        elif problems := validator.validate(item):
+            errors[index] = problems
+        else:
+            stamped.append({"t": event_time(item, time_key, arrival), "data": item})
+    return stamped, errors
+
+
+@settings(max_examples=500, deadline=None)
+@given(schema_and_items())
+def test_fast_check_gives_marshmallows_answers(case):
+    schema, items = case
+    assert repr(stamp_readings(schema, items, 1.7e9)) == repr(marshmallow_only(schema, items, 1.7e9))
+
+
+def test_fast_check_takes_plain_readings():
+    check = plain_reading_time({"x": "float", "n": "int", "timestamp": "timestamp"})
+    assert check({"x": 1.5, "n": 3, "timestamp": 1.7e12}, 0.0) == 1.7e9
+    assert check({"x": 2, "n": 3, "timestamp": "1970-01-01T00:00:10Z"}, 0.0) == 10.0
+    for bad in ({"x": True, "n": 3, "timestamp": 1.0}, {"x": 1.0, "n": 3.0, "timestamp": 1.0},
+                {"x": float("nan"), "n": 3, "timestamp": 1.0}, {"x": 1.0, "n": 3}, {"x": 1.0, "n": 3, "timestamp": "x"}):
+        assert check(bad, 0.0) is None

@@ -161,7 +161,7 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
                 alerts.append({"type": "threshold", "field": field, "value": value, "min": lo, "max": hi, "t": t})
             excursions[field] = outside
         motion, position = fold_fix(motion, position, reading, cfg)
-        if position_kind(data) is not None:
+        if position_kind(data) is not None and forecast.distance_due(forecasts, t):
             forecasts, rows = forecast.add_reading(forecasts, [forecast.DISTANCE], t,
                                                    {forecast.DISTANCE: motion["distance_m"]})
             forecast_rows += rows
@@ -213,8 +213,10 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
         distances.append(motion["distance_m"])
     fields, horizon_s = forecast.run_fields(state["config"])
     forecasts, forecast_rows = forecast.add_columns(dict(state.get("forecasts") or {}), fields, ts, measured)
+    fix_rows = np.array(fixes, dtype=np.int64)
+    due = forecast.distance_samples(forecasts, ts[fix_rows])
     forecasts, rows = forecast.add_columns(forecasts, [forecast.DISTANCE], ts, {
-        forecast.DISTANCE: (np.array(fixes, dtype=np.int64), np.array(distances, dtype=np.float64))} if fixes else {})
+        forecast.DISTANCE: (fix_rows[due], np.array(distances, dtype=np.float64)[due])} if due.any() else {})
     forecast_rows += rows
     first_t, last_t = state["first_t"], state["last_t"]
     if ordered:

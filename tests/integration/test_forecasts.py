@@ -83,7 +83,9 @@ async def test_a_positional_run_forecasts_its_distance_to_a_given_time(http, wor
     await stream(http, worker, device, run, track(300))          # 30 s, jogging at 4 m/s at the end
     summary = await get(http, worker, f"/runs/{device}/{run}")
     ahead = await get(http, worker, f"/runs/{device}/{run}/forecast?field=distance_m&at={T0 + 60}")
-    assert ahead["issued_at"] == pytest.approx(T0 + 29.9) and ahead["horizon_s"] == pytest.approx(30.1)
+    # The distance is sampled at the first fix of each second: the latest at T0 + 29 s.
+    assert ahead["issued_at"] == pytest.approx(T0 + 29.0) and ahead["horizon_s"] == pytest.approx(31.0)
+    assert ahead["observations"] == 30
     assert ahead["forecast"] == pytest.approx(summary["motion"]["distance_m"] + 4.0 * 30.1, rel=0.15)
     assert ahead["intervals"]["95"]["lower"] < ahead["forecast"] < ahead["intervals"]["95"]["upper"]
 

@@ -146,7 +146,8 @@ def test_an_issue_and_its_score_are_two_writes_of_their_own_columns_under_one_ke
     state, scored = forecast.field_add(state, T0 + 12, 40.0)
     writes = [w for row in (issued, scored[0])
               for w in forecast_writes({"device_id": "d", "run_id": "r", "row": {"field": "temp", **row}})]
-    assert len(writes) == 2 and writes[0].params[:5] == writes[1].params[:5] == ("d", "r", "temp", 1_767_225_609_000, 2.0)
+    key = ("d", "r", "temp", 1_767_225_609_000, 2.0)
+    assert len(writes) == 2 and writes[0].params[:5] == writes[1].params[:5] == key
     assert writes[0].partition == writes[1].partition and writes[0].row != writes[1].row   # both kept in a batch
     for write in writes:
         columns = write.cql.split("(")[1].split(")")[0].split(", ")

@@ -21,6 +21,14 @@ def _live_topic():
     return next(t for t in app.topics if control_topic.get_topic_name() in t.topics)
 
 
+def queued_records() -> int:
+    """Records Faust has delivered into the run agent's queue that the agent has not taken yet."""
+    try:
+        return _live_topic().queue.qsize()
+    except StopIteration:           # the agent is not subscribed yet
+        return 0
+
+
 class RunSubscription:
     """Adds new run topics to the running agent's subscription.
 

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from faust.types import EventT
 
 from agents import matches, run_state
+from agents.acks import flushed_acks
 from agents.discovery import subscription
 from agents.owned import owned, run_alerts, run_windows
 from agents.statuses import run_statuses
@@ -269,13 +270,6 @@ async def apply(record: Record) -> None:
                 "run_topic": run_topic(state["device_id"], state["run_id"]), "partition": record.partition,
                 "last_offset": state["last_offset"], "outputs_partition": summary_at.partition,
                 "outputs_offset": summary_at.offset}, since=state.get("since", 0.0))
-    # faust-streaming commits a record's offset without flushing the table changelog writes its
-    # processing made (DESIGN.md, "Exactly once, without trusting Faust's transactions"): a worker
-    # killed in between lost those state updates for good (seen: 40 of 600 readings after one
-    # kill -9). Flushing here, before the agent moves on (and so before the offset can be
-    # committed), puts every state change in Kafka first. Flushing inside Faust's commit instead
-    # stalled rebalances, which commit too.
-    await app.producer.flush()
 
 
 async def forget_run(key: str, deleted: dict[str, Any]) -> None:
@@ -313,9 +307,11 @@ async def delete_runs(topics: list[str]) -> None:
 
 @app.agent(control_topic)
 async def process_runs(stream) -> None:
-    """Consumes the control topic and, through `discover_runs`, every run topic."""
-    async for event in stream.events():
+    """Consumes the control topic and, through `discover_runs`, every run topic. A record is
+    acknowledged only once its state changes are in Kafka (agents/acks.py)."""
+    async for event in flushed_acks.follow(stream).events():
         await handle(event)
+        await flushed_acks.processed(event)
 
 
 # ------------------------------------------------------------------ silence and stalls

@@ -43,6 +43,9 @@ SINK_GROUP = f"{settings.app_id}-sink"
 OBSERVE_EVERY_S = 1.0          # how often the poll loop notes its progress in `keeping_up`
 BEHIND_AFTER_S = 10.0          # records in Kafka this long and still unwritten make /health say the sink is behind
 COMMITTED_TIMEOUT_S = 2.0      # how long the lag count waits for a partition's committed offset
+# A poll of 200 records of 200 readings is 40,000 rows: building them in one go held the event loop
+# for ~250 ms, starving the run agent (one record per loop turn) and the queries.
+YIELD_EVERY_ROWS = 1000
 
 
 def record_writes(topic: str, offset: int, value: dict[str, Any]) -> list[Write]:
@@ -95,8 +98,16 @@ class ArchiveSink:
                                                      if tp in self.committed}, now)
         if not polled:
             return
-        writes = [w for tp, messages in polled.items() for m in messages
-                  for w in record_writes(tp.topic, m.offset, orjson.loads(m.value))]
+        writes: list[Write] = []
+        since_yield = 0
+        for tp, messages in polled.items():
+            for message in messages:
+                rows = record_writes(tp.topic, message.offset, orjson.loads(message.value))
+                writes += rows
+                since_yield += len(rows)
+                if since_yield >= YIELD_EVERY_ROWS:       # the run agent and queries share this loop
+                    since_yield = 0
+                    await asyncio.sleep(0)
         await self.writer.write(writes)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in polled.items()}
         try:
@@ -133,8 +144,11 @@ class ArchiveSink:
                 # Kafka is away and aiokafka asks for ever: /health and /metrics answer without these.
                 ends = {tp: end for tp, end in ends.items() if tp in self.committed}
                 break
-        self.keeping_up.observe(self.committed, ends, time.time())
-        return sum(max(0, end - self.committed[tp]) for tp, end in ends.items())
+        # poll_once empties `committed` at a resubscription, which can happen during the awaits above:
+        # a partition it no longer has is not counted (GET /health answered 500 with a KeyError).
+        committed = self.committed
+        self.keeping_up.observe(committed, ends, time.time())
+        return sum(max(0, end - committed[tp]) for tp, end in ends.items() if tp in committed)
 
     async def health(self) -> dict[str, Any]:
         lag = await self.unwritten()

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from agents.discovery import subscription
+from agents.discovery import queued_records, subscription
 from agents.owned import owned
 from agents.statuses import run_statuses
 from agents.topics import control_topic
@@ -40,6 +40,10 @@ class SkippedRecords:
     # whose new offsets Faust takes for records it has already read (transport/consumer.py: "DROPPED
     # MESSAGE ROFF").
     DELIVERED_STALL_S = 2.0
+    # The same, while the agent's queue still holds records: Faust counts a record delivered once it
+    # is queued, so under a backlog delivered records wait their turn there. Reading them back after
+    # 2 s made a slow agent apply each record twice over (once read back, once skipped as a replay).
+    QUEUED_STALL_S = 30.0
     # A catch-up waits behind the records queued before it: the next one for the same run only once
     # the agent has handled it, or after this long (a control record can be dropped as well).
     CATCH_UP_PATIENCE_S = 60.0
@@ -93,6 +97,7 @@ class SkippedRecords:
         metrics.run_unapplied_records.clear()
         self.behind.clear()
         now = time.monotonic()
+        queued = queued_records()
         for tp, end in ends.items():
             key, applied = runs_here[tp]
             metrics.run_unapplied_records.labels(tp.topic, str(tp.partition)).set(max(0, end - applied))
@@ -105,7 +110,10 @@ class SkippedRecords:
             delivered = read_offsets.get(tp)
             mark = (applied, delivered)
             seen = self.progress.get(tp)
-            stall = self.DELIVERED_STALL_S if delivered is not None and delivered >= end - 1 else self.STALLED_AFTER_S
+            if delivered is not None and delivered >= end - 1:
+                stall = self.QUEUED_STALL_S if queued else self.DELIVERED_STALL_S
+            else:
+                stall = self.STALLED_AFTER_S
             if seen is None or seen[0] != mark:
                 self.progress[tp] = (mark, now)
             elif now - seen[1] >= stall and self.may_catch_up(key, now, read_offsets):

@@ -4,10 +4,10 @@ bounded. Beside it, the same run's baselines: a raw aiokafka producer, a plain a
 a plain cassandra-driver insert.
 
 Clients post open-loop, each run on its own clock (a batch every batch/rate s), for --step s at each
-rate of --rates, highest first, until one keeps up: every acked reading visible in the tables and
+rate of --rates, highest first, until one keeps up: every acked reading processed and
 archived within the step, and the lag at its end under 5 s worth. The highest rate that kept up is
 then held for --sustain s (the issue's 5 minutes) while py-spy samples the first worker, with the lag
-(acked - visible, acked - archived) printed every 5 s.
+(acked - applied in the tables, acked - committed by the archive sink) printed every 5 s.
 
 Run it with `scripts/bench end_to_end` (a freshly formatted stack of its own).
 Usage: .venv/bin/python bench/end_to_end.py [--rates 40000,30000,20000,15000,10000] [--runs 22]
@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest import raw_producer, reading                 # bench/ingest.py: the same producer baseline
-from process import SCHEMA, T0, plain_consumer, tables_of     # bench/process.py
+from process import SCHEMA, T0, plain_consumer                # bench/process.py
 from sampling import Profile, sampled
 from sink import baseline, check_alive, committed_records, create_baseline_table, run_records, run_topic_ends
 from sports_prophet.config import settings
@@ -60,10 +60,10 @@ def batch_body(run_index: int, first: int, count: int) -> bytes:
 async def stream_run(http: aiohttp.ClientSession, url: str, device: str, run: str, run_index: int,
                      rate: float, batch: int, seconds: float, sent: dict[str, int], load: Load) -> None:
     """Post a run's batches open-loop at `rate` readings/s for `seconds`; a slow answer makes the
-    run fall behind its clock, which the acked rate then shows."""
+    run fall behind its clock (it then posts back to back), which the acked rate shows."""
     started = time.perf_counter()
     due = started
-    while due < started + seconds:
+    while due < started + seconds and time.perf_counter() < started + seconds:
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         body = batch_body(run_index, sent[run], batch)
         async with http.post(f"{url}/ingest/{device}/{run}", data=body,
@@ -77,9 +77,6 @@ async def stream_run(http: aiohttp.ClientSession, url: str, device: str, run: st
         due += batch / rate
 
 
-async def archived(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, app_id: str, batch: int) -> int:
-    """Readings the archive sinks have committed (each HTTP batch is one record)."""
-    return await committed_records(admin, f"{app_id}-sink", await run_topic_ends(consumer)) * batch
 
 
 @dataclass
@@ -87,9 +84,9 @@ class Step:
     rate: float
     seconds: float
     acked: float = 0.0            # readings/s acknowledged
-    processed: float = 0.0        # readings/s that became visible in the tables
-    archived: float = 0.0         # readings/s the sink committed
-    lag_end: int = 0              # acked - visible at the step's end
+    processed: float = 0.0        # readings/s the run agents applied
+    archived: float = 0.0         # readings/s the sinks committed
+    lag_end: int = 0              # acked - processed at the step's end
     archive_lag_end: int = 0
     lags: list[tuple[float, int, int]] = field(default_factory=list)
 
@@ -103,20 +100,31 @@ class Step:
 class Bench:
     def __init__(self, workers: list[WorkerProcess], app_id: str, device: str, runs: list[str], batch: int) -> None:
         self.workers, self.app_id, self.device, self.runs, self.batch = workers, app_id, device, runs, batch
+        self.topics = {f"readings.{device}.{run}" for run in runs}
+        self.names = set(runs)
         self.sent = {run: 0 for run in runs}
         self.load = Load()
 
     async def counts(self, http: aiohttp.ClientSession, admin: AIOKafkaAdminClient,
                      consumer: AIOKafkaConsumer) -> tuple[int, int]:
+        """Readings the run agents have applied (GET /runs, gathered from every worker) and the sinks
+        archived (the records the sink's consumer group committed, each HTTP batch one record: the
+        sink commits once Cassandra has a record's rows)."""
         for worker in self.workers:
             check_alive(worker)
-        visible = await tables_of(self.workers[0], http, self.device, self.runs)
-        return visible, await archived(admin, consumer, self.app_id, self.batch)
+        try:
+            async with http.get(f"{self.workers[0].url}/runs") as r:
+                runs = (await r.json())["runs"]
+        except aiohttp.ClientConnectionError:
+            raise RuntimeError(f"the worker stopped answering; its log ends:\n{self.workers[0].log_tail(60)}") from None
+        processed = sum(run["readings"] for run in runs if run["device_id"] == self.device and run["run_id"] in self.names)
+        ends = await run_topic_ends(consumer, self.topics)
+        return processed, await committed_records(admin, f"{self.app_id}-sink", ends) * self.batch
 
     async def step(self, http: aiohttp.ClientSession, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer,
                    rate: float, seconds: float) -> Step:
         result = Step(rate, seconds)
-        visible0, archived0 = await self.counts(http, admin, consumer)
+        processed0, archived0 = await self.counts(http, admin, consumer)
         acked0 = self.load.acked
         started = time.perf_counter()
         clients = [asyncio.create_task(stream_run(http, self.workers[i % len(self.workers)].url, self.device, run, i,
@@ -124,27 +132,27 @@ class Bench:
                    for i, run in enumerate(self.runs)]
         while not all(c.done() for c in clients):
             await asyncio.wait(clients, timeout=5)
-            visible, stored = await self.counts(http, admin, consumer)
+            processed, stored = await self.counts(http, admin, consumer)
             elapsed = time.perf_counter() - started
-            result.lags.append((elapsed, self.load.acked - visible, self.load.acked - stored))
-            print(f"    {elapsed:5.0f} s  acked {self.load.acked - acked0:>10,}  lag: tables {self.load.acked - visible:>8,}"
+            result.lags.append((elapsed, self.load.acked - processed, self.load.acked - stored))
+            print(f"    {elapsed:5.0f} s  acked {self.load.acked - acked0:>10,}  lag: agent {self.load.acked - processed:>8,}"
                   f"  archive {self.load.acked - stored:>8,}", flush=True)
         for client in clients:
             client.result()
         elapsed = time.perf_counter() - started
-        visible, stored = await self.counts(http, admin, consumer)
+        processed, stored = await self.counts(http, admin, consumer)
         result.acked = (self.load.acked - acked0) / elapsed
-        result.processed = (visible - visible0) / elapsed
+        result.processed = (processed - processed0) / elapsed
         result.archived = (stored - archived0) / elapsed
-        result.lag_end, result.archive_lag_end = self.load.acked - visible, self.load.acked - stored
+        result.lag_end, result.archive_lag_end = self.load.acked - processed, self.load.acked - stored
         return result
 
     async def drain(self, http: aiohttp.ClientSession, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
-        """Wait until every acked reading is visible and archived, so the next step starts level."""
+        """Wait until every acked reading is processed and archived, so the next step starts level."""
         deadline = time.perf_counter() + DRAIN_S
         while time.perf_counter() < deadline:
-            visible, stored = await self.counts(http, admin, consumer)
-            if visible >= self.load.acked and stored >= self.load.acked:
+            processed, stored = await self.counts(http, admin, consumer)
+            if processed >= self.load.acked and stored >= self.load.acked:
                 return
             await asyncio.sleep(1)
         raise RuntimeError(f"the backlog did not drain in {DRAIN_S} s; worker log:\n{self.workers[0].log_tail()}")

@@ -149,6 +149,9 @@ async def stable_rate(folder: Path, device: str, runs: list[str], per_run: int, 
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p99; NaN when there are too few samples to say (a probe that never came back)."""
+    if len(samples) < 2:
+        return float("nan"), float("nan")
     q = statistics.quantiles(samples, n=100)
     return q[49], q[98]
 

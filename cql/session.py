@@ -6,11 +6,28 @@ import asyncio
 from functools import lru_cache
 from typing import Any, AsyncIterator
 
+from cassandra import cqltypes
 from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
+from cassandra.marshal import int64_pack
 from cassandra.policies import ExponentialReconnectionPolicy
 from cassandra.query import PreparedStatement, Statement
 
 from sports_prophet.config import settings
+
+_serialize_timestamp = cqltypes.DateType.serialize
+
+
+def serialize_timestamp(value: Any, protocol_version: int) -> bytes:
+    """The driver's CQL timestamp serializer, epoch milliseconds first. The driver tries a datetime's
+    methods before an int's, raising and catching two AttributeErrors per value: with three
+    timestamps per `readings` row, half the archive's binding time (bench/cost.py: 19 -> 9.5 µs a
+    row). The same bytes for every input (tests/unit/test_archive_rows.py)."""
+    if type(value) is int:
+        return int64_pack(value)
+    return _serialize_timestamp(value, protocol_version)
+
+
+cqltypes.DateType.serialize = staticmethod(serialize_timestamp)
 
 
 class CassandraUnavailable(RuntimeError):

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 from agents.stats import AGG_CHOICES
 from models.device import FIELD_NAME_RULE, IDENTIFIER_RULE
 from models.run_config import MAX_HORIZON_S
+from models.webhook import WEBHOOK_ID_RULE
 from sports_prophet.config import settings
 
 DEFAULT_MESSAGES = 100          # GET /get-topic-messages
@@ -58,6 +59,8 @@ class PathParameters(Schema):
     asset = fields.String(required=True, metadata={"description": "A file of the bundled Swagger UI",
                                                    "example": "swagger-ui.css"})
     match_id = identifier("The match: the run id of its event feed (device match_events)", "match_001", required=True)
+    webhook_id = fields.String(required=True, validate=validate.Regexp(WEBHOOK_ID_RULE), metadata={
+        "description": "The id POST /webhooks answered (32 hex digits)", "example": "0123456789abcdef0123456789abcdef"})
 
 
 class TopicMessagesQuery(Schema):

@@ -14,6 +14,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from agents.stats import AGG_CHOICES
 from models.device import FIELD_TYPES
+from models.webhook import ALERT_KINDS
 
 Number = fields.Float          # a JSON number (integers included)
 
@@ -189,7 +190,7 @@ class Alert(RunIds):
         unknown = INCLUDE
 
     seq = fields.Integer(required=True)
-    type = fields.String(required=True, validate=validate.OneOf(["threshold", "data_delay"]))
+    type = fields.String(required=True, validate=validate.OneOf(ALERT_KINDS))
     t = Number(required=True, allow_none=True)
 
 
@@ -365,3 +366,36 @@ class ForecastOut(RunIds):
     observations = fields.Integer(required=True)
     scores = fields.Nested(ForecastScores, required=True,
                            metadata={"description": "The run's forecasts issued at window closes, scored so far"})
+
+
+# ------------------------------------------------------------------ webhooks
+
+class WebhookOut(Schema):
+    webhook_id = fields.String(required=True)
+    url = fields.String(required=True)
+    device_id = nullable(fields.String, metadata={"description": "Only this device's alerts; null: every device"})
+    kind = nullable(fields.String, metadata={"description": "Only alerts of this type; null: every type"})
+    signed = fields.Boolean(required=True, metadata={"description": "Whether bodies are signed (a secret is set)"})
+    created_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC; alerts raised after it are sent"})
+
+
+class WebhookList(Schema):
+    webhooks = fields.List(fields.Nested(WebhookOut), required=True)
+
+
+class DeletedWebhook(Schema):
+    deleted = fields.String(required=True)
+
+
+class DeadLetter(RunIds):
+    seq = fields.Integer(required=True)
+    attempts = fields.Integer(required=True)
+    last_status = nullable(fields.Integer, metadata={"description": "The last answer's HTTP status; null: no answer"})
+    last_error = fields.String(required=True)
+    alert = fields.Nested(Alert, required=True)
+    dead_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+
+
+class DeadLetters(Schema):
+    webhook_id = fields.String(required=True)
+    dead_letters = fields.List(fields.Nested(DeadLetter), required=True)

@@ -118,6 +118,20 @@ class Settings:
         "SP_SQL_MAX_RESULT_BYTES", "1048576",
         "Largest /get-latest-stats result (bytes of JSON rows); a bigger one is a 422 asking for a narrower query",
         int)
+    webhook_max_attempts: int = _setting(
+        "SP_WEBHOOK_MAX_ATTEMPTS", "5", "Attempts to deliver one alert to one webhook before it is dead-lettered", int)
+    webhook_base_delay_seconds: float = _setting(
+        "SP_WEBHOOK_BASE_DELAY_SECONDS", "0.5",
+        "Back-off before a webhook's 2nd attempt; it doubles per attempt, with jitter (docs/operations.md)", float)
+    webhook_max_delay_seconds: float = _setting(
+        "SP_WEBHOOK_MAX_DELAY_SECONDS", "30", "Longest back-off between two attempts of one webhook delivery", float)
+    webhook_timeout_seconds: float = _setting(
+        "SP_WEBHOOK_TIMEOUT_SECONDS", "5", "How long one webhook attempt may take before it counts as failed", float)
+    webhook_queue_size: int = _setting(
+        "SP_WEBHOOK_QUEUE_SIZE", "1000",
+        "Deliveries one webhook may have waiting; when full, the alert consumer waits (only for that webhook)", int)
+    webhook_concurrency: int = _setting(
+        "SP_WEBHOOK_CONCURRENCY", "4", "Deliveries (with their retries) one worker runs at once per webhook", int)
     dedup_ttl_seconds: int = _setting(
         "SP_DEDUP_TTL_SECONDS", "86400", "How long Sensor Logger message ids are remembered against retries", int)
 

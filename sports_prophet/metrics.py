@@ -21,6 +21,10 @@ records_recovered = Counter("sp_records_recovered",
                             "Records Faust did not deliver that the run agent read back from Kafka, by how "
                             "they were found (gap: an offset gap; watchdog: a stalled run; control: a control gap)",
                             ["how"], registry=REGISTRY)
+webhook_attempts = Counter("sp_webhook_attempts", "Webhook POSTs sent, by result (accepted, failed)",
+                           ["result"], registry=REGISTRY)
+webhook_deliveries = Counter("sp_webhook_deliveries", "Webhook deliveries finished, by outcome (delivered, dead)",
+                             ["outcome"], registry=REGISTRY)
 catch_ups_sent = Counter("sp_watchdog_catch_ups", "Catch-ups the watchdog sent for stalled runs", registry=REGISTRY)
 run_unapplied_records = Gauge("sp_run_unapplied_records",
                               "Records in Kafka a run owned by this worker has not applied (its lag)",

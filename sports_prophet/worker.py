@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import agents.runs  # noqa: F401
 import agents.sink  # noqa: F401
+import agents.webhooks  # noqa: F401
 import web.dashboard  # noqa: F401
 import web.devices  # noqa: F401
 import web.docs  # noqa: F401
@@ -22,6 +23,7 @@ import web.matches  # noqa: F401
 import web.metrics  # noqa: F401
 import web.openapi  # noqa: F401
 import web.topics  # noqa: F401
+import web.webhooks  # noqa: F401
 from sports_prophet.app import app
 
 __all__ = ["app"]

@@ -4,8 +4,8 @@ One middleware decides for every route, so a route added later is guarded by def
 (any method but GET) needs the admin token; a read (GET, and the WebSocket `/live` feeds) needs the
 read token when SP_READ_TOKEN is set. Only the routes named here differ: `OPEN_ROUTES` need nothing
 (health is probed by scripts; the dashboard's and the API docs' pages and files, and the
-OpenAPI document, hold no data) and `INGEST_ROUTES` also
-take the ingest token of the device in their path.
+OpenAPI document, hold no data), `INGEST_ROUTES` also
+take the ingest token of the device in their path, and `ADMIN_ROUTES` need the admin token to read too.
 
 Missing token: 401 with `WWW-Authenticate: Bearer`; a token that does not grant the route: 403.
 A WebSocket is refused the way `/send-stream` refuses an unknown device (4404): the upgrade is
@@ -29,6 +29,8 @@ from web.errors import ApiError
 OPEN_ROUTES = frozenset({"/health", "/", "/static/{name}", "/docs", "/docs/{asset}", "/openapi.json"})
 INGEST_ROUTES = frozenset({"/send-stream/{device_id}/{run_id}", "/ingest/{device_id}/{run_id}",
                            "/sensor-logger/{device_id}"})
+# Webhook URLs may carry a receiver's credentials, and dead letters hold alert bodies: admin-only, reads too.
+ADMIN_ROUTES = frozenset({"/webhooks", "/webhooks/{webhook_id}", "/webhooks/{webhook_id}/dead-letters"})
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -45,6 +47,8 @@ def route_access(method: str, route: str | None) -> Access:
         return Access.OPEN
     if route in INGEST_ROUTES:
         return Access.INGEST
+    if route in ADMIN_ROUTES:
+        return Access.ADMIN
     return Access.READ if method in READ_METHODS else Access.ADMIN
 
 

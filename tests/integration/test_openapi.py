@@ -36,6 +36,9 @@ ADMIN, READ = f"admin-{uuid.uuid4().hex}", f"read-{uuid.uuid4().hex}"
 RATE_LIMIT = 20                  # readings/s per device: bursts of 40
 PHONE_SCHEMA = {"latitude": "float", "longitude": "float", "time": "timestamp"}
 FUZZ_REQUESTS = 2000
+NO_WEBHOOK = "0" * 32           # a well-formed webhook_id nobody registered
+# POST /webhooks's valid body in the 503 checks: an address where nothing listens (no alert is sent to it)
+WEBHOOK = {"url": "http://127.0.0.1:9/alerts", "device_id": "nobody"}
 ANSWER_WITHIN_S = 15            # a dependency away makes a route answer 503, not hang (writes give up after 10 s)
 
 
@@ -261,6 +264,12 @@ ERROR_CASES: dict[tuple[str, str, int], tuple[str, dict[str, Any]]] = {
     ("GET", "/history/matches/{match_id}/win-probability", 404): ("/history/matches/{new}/win-probability", {}),
     ("GET", "/history/matches/{match_id}/win-probability", 422): ("/history/matches/{match}/win-probability",
                                                                   {"params": {"limit": "0"}}),
+    ("POST", "/webhooks", 400): ("/webhooks", {"data": b"{"}),
+    ("POST", "/webhooks", 422): ("/webhooks", {"json": {"url": "ftp://127.0.0.1/alerts"}}),
+    ("DELETE", "/webhooks/{webhook_id}", 400): ("/webhooks/{bad}", {}),
+    ("DELETE", "/webhooks/{webhook_id}", 404): (f"/webhooks/{NO_WEBHOOK}", {}),
+    ("GET", "/webhooks/{webhook_id}/dead-letters", 400): ("/webhooks/{bad}/dead-letters", {}),
+    ("GET", "/webhooks/{webhook_id}/dead-letters", 404): (f"/webhooks/{NO_WEBHOOK}/dead-letters", {}),
 }
 
 
@@ -298,7 +307,7 @@ def ok_path(path: str, context: Context) -> str:
     """A route's path with the ids of a registered device and a known run."""
     return path.replace("{device_id}", context.dev).replace("{run_id}", context.run).replace(
         "{filename}", f"{context.run}.csv").replace("{name}", "common.js").replace("{asset}", "docs.js").replace(
-        "{match_id}", context.match)
+        "{match_id}", context.match).replace("{webhook_id}", NO_WEBHOOK)
 
 
 def conforms(document: dict[str, Any], method: str, path: str, status: int, body: Any) -> bool:
@@ -374,7 +383,8 @@ async def test_every_documented_503_is_produced_with_a_dependency_away(http, doc
 
 async def answers_503(http, worker: Worker, route: tuple[str, str], context: Context, document: dict[str, Any]) -> bool:
     method, path = route
-    body = {"device_name": context.dev, "schema": GPS_SCHEMA} if method in ("POST", "PUT") else None
+    body = None if method not in ("POST", "PUT") else WEBHOOK if path == "/webhooks" else {
+        "device_name": context.dev, "schema": GPS_SCHEMA}
     try:
         status, answer = await asyncio.wait_for(
             call(http, method, worker.url + ok_path(path, context), json=body), ANSWER_WITHIN_S)

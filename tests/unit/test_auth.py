@@ -70,6 +70,8 @@ def test_other_addresses_need_the_admin_token(host):
     ("GET", "/stats/", Access.READ),                             # Faust's own metrics routes are reads
     ("POST", "/register-device", Access.ADMIN),
     ("DELETE", "/delete-all-topics", Access.ADMIN),
+    ("GET", "/webhooks", Access.ADMIN),                          # webhook URLs and dead letters: admin reads
+    ("GET", "/webhooks/{webhook_id}/dead-letters", Access.ADMIN),
     ("POST", "/a-route-added-later", Access.ADMIN),              # a new write route is guarded by default
 ])
 def test_every_route_needs_something_unless_named_open(method, route, access):

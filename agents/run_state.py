@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agents import segments
+from agents import forecast, segments
 from agents.motion import (MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary,
                            motion_upgraded)
 from agents.stats import Columns, RunStats, WindowBuffer, is_numeric, numeric_columns
@@ -41,6 +41,8 @@ def new_run(device_id: str, run_id: str, window_seconds: float, since: float = 0
         "alerts": 0,
         "windows_closed": 0,         # closed windows ever kept in the run-window-chunks table (agents/owned.py)
         "segments": segments.initial(),
+        "forecasts": {},             # field -> its forecast state (agents/forecast.py)
+        "forecast_rows": [],         # forecasts the last record issued or scored, for the archive
     }
 
 
@@ -164,10 +166,14 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
     alerts: list[dict] = []
     late = 0
     first_t, last_t = state["first_t"], state["last_t"]
+    forecasts, forecast_rows = dict(state.get("forecasts") or {}), []
+    fields, horizon_s = forecast.run_fields(state["config"])
     for reading in sorted(readings, key=lambda r: r["t"]):   # a batch may arrive out of order
         t, data = reading["t"], reading["data"]
         measured = {k: v for k, v in data.items() if k != time_field} if time_field in data else data
         stats = RUN_STATS.add(stats, measured)
+        forecasts, rows = forecast.add_reading(forecasts, fields, t, measured)
+        forecast_rows += rows
         if passes_triggers(data, triggers):
             windows, just_closed, was_late = WINDOWS.add(windows, t, measured, size, grace)
             closed.extend(just_closed)
@@ -185,13 +191,19 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
         segs = fold_segments(segs, t, before, motion, position, cfg, seg_cfg)
         segs = segments.add_stats(segs, segs["seen"] - 1, segs["seen"],
                                   lambda stats, a, b: RUN_STATS.add(stats, measured))
+        if position_kind(data) is not None and forecast.distance_due(forecasts, t):
+            forecasts, rows = forecast.add_reading(forecasts, [forecast.DISTANCE], t,
+                                                   {forecast.DISTANCE: motion["distance_m"]})
+            forecast_rows += rows
         first_t = t if first_t is None else min(first_t, t)
         last_t = t if last_t is None else max(last_t, t)
     if last_t is not None:
         windows, just_closed = WINDOWS.close_until(windows, last_t - grace)
         closed.extend(just_closed)
+    forecasts, forecast_rows = issued_at_close(forecasts, forecast_rows, horizon_s, closed)
     new = {**state, "stats": stats, "windows": windows, "motion": motion, "position": position, "segments": segs,
-           "excursions": excursions, "readings": state["readings"] + len(readings), "late": state["late"] + late,
+           "forecasts": forecasts, "forecast_rows": forecast_rows, "excursions": excursions,
+           "readings": state["readings"] + len(readings), "late": state["late"] + late,
            "first_t": first_t, "last_t": last_t, "last_received_at": received_at, "last_offset": offset,
            "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
     return new, closed, stamp_alerts(new, alerts)
@@ -225,26 +237,49 @@ def apply_burst(state: dict[str, Any], readings: list[dict[str, Any]], offset: i
     first = segs["seen"]
     fixes = iter(burst_positions(columns, len(ordered)))
     fix = next(fixes, None)
+    fix_rows: list[int] = []
+    distances: list[float] = []
     for row, t in enumerate(ts.tolist()):
         before = motion
         if fix is not None and fix[0] == row:
             motion, position = fold_position(motion, position, fix[1], t, fix[2], fix[3], cfg)
+            fix_rows.append(row)
+            distances.append(motion["distance_m"])
             fix = next(fixes, None)
         segs = fold_segments(segs, t, before, motion, position, cfg, seg_cfg)
     segs = segments.add_stats(segs, first, segs["seen"],
                               lambda stats, a, b: RUN_STATS.add_columns(stats, measured, a, b))
+    fields, horizon_s = forecast.run_fields(state["config"])
+    forecasts, forecast_rows = forecast.add_columns(dict(state.get("forecasts") or {}), fields, ts, measured)
+    fixed = np.array(fix_rows, dtype=np.int64)
+    due = forecast.distance_samples(forecasts, ts[fixed])
+    forecasts, rows = forecast.add_columns(forecasts, [forecast.DISTANCE], ts, {
+        forecast.DISTANCE: (fixed[due], np.array(distances, dtype=np.float64)[due])} if due.any() else {})
+    forecast_rows += rows
     first_t, last_t = state["first_t"], state["last_t"]
     if ordered:
         first_t = ordered[0]["t"] if first_t is None else min(first_t, ordered[0]["t"])
         last_t = ordered[-1]["t"] if last_t is None else max(last_t, ordered[-1]["t"])
         windows, just_closed = WINDOWS.close_until(windows, last_t - grace)
         closed.extend(just_closed)
+    forecasts, forecast_rows = issued_at_close(forecasts, forecast_rows, horizon_s, closed)
     new = {**state, "stats": RUN_STATS.add_columns(state["stats"], measured), "windows": windows, "motion": motion,
-           "position": position, "segments": segs, "excursions": excursions,
+           "position": position, "segments": segs, "forecasts": forecasts, "forecast_rows": forecast_rows,
+           "excursions": excursions,
            "readings": state["readings"] + len(readings),
            "late": state["late"] + late, "first_t": first_t, "last_t": last_t, "last_received_at": received_at,
            "last_offset": offset, "silent": False, "status": "active", "alerts": state["alerts"] + len(alerts)}
     return new, closed, stamp_alerts(new, alerts)
+
+
+def issued_at_close(forecasts: dict[str, Any], rows: list[dict], horizon_s: float,
+                    closed: list[dict]) -> tuple[dict[str, Any], list[dict]]:
+    """A record that closed a window issues each field's forecast (so forecasts are issued at the
+    run's window cadence, in event time); the record's forecast rows, issued and scored, in one order."""
+    if closed:
+        forecasts, issued = forecast.issue_all(forecasts, horizon_s)
+        rows = rows + issued
+    return forecasts, forecast.in_order(rows)
 
 
 def only_rows(columns: Columns, keep: np.ndarray) -> Columns:

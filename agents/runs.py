@@ -263,6 +263,9 @@ async def apply(record: Record) -> None:
     for row in segment_rows:
         await outputs_topic.send(key=key.encode(), value={"type": "segment", "device_id": state["device_id"],
                                                           "run_id": state["run_id"], "row": row})
+    for row in state.get("forecast_rows", []) if kind == "readings" else []:   # issued or scored: cql/forecasts.py
+        await outputs_topic.send(key=key.encode(), value={"type": "forecast", "device_id": state["device_id"],
+                                                          "run_id": state["run_id"], "row": row})
     if closed or alerts or segment_rows or kind != "readings" or finishing or summary_due(key):
         # The archived summary (with the rolling peaks) follows the windows and segments; it is the
         # run's last output once it finishes.

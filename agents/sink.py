@@ -30,6 +30,7 @@ from agents.discovery import subscription
 from agents.statuses import run_statuses
 from agents.topics import declare_unconsumed_topics, outputs_topic
 from cql.archive import ArchiveWriter, Write, output_writes, reading_writes
+from cql.forecasts import FORECAST_OUTPUTS, forecast_writes
 from cql.matches import MATCH_OUTPUTS, match_output_writes
 from models.run import parse_run_topic
 from sports_prophet.app import app, gateway
@@ -52,6 +53,8 @@ def record_writes(topic: str, offset: int, value: dict[str, Any]) -> list[Write]
     nothing), or a row of the run agent's outputs (the match agent's among them)."""
     if parse_run_topic(topic) is not None:
         return reading_writes(value, offset) if value.get("type", "readings") == "readings" else []
+    if value["type"] in FORECAST_OUTPUTS:
+        return forecast_writes(value)
     return match_output_writes(value) if value["type"] in MATCH_OUTPUTS else output_writes(value)
 
 

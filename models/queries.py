@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from agents.stats import AGG_CHOICES
 from models.device import FIELD_NAME_RULE, IDENTIFIER_RULE
+from models.run_config import MAX_HORIZON_S
 from models.webhook import WEBHOOK_ID_RULE
 from sports_prophet.config import settings
 
@@ -26,6 +27,7 @@ MAX_QUERY_CHARS = 4_000         # GET /get-latest-stats?query=
 INSTANT_PATTERN = (r"^[0-9]{1,20}(\.[0-9]{1,9})?$|"
                    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
                    r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
+HORIZON_PATTERN = r"^[0-9]{1,5}(\.[0-9]{1,6})?$"       # GET /runs/{device_id}/{run_id}/forecast?horizon=
 DEFAULT_SQL = "SELECT * FROM {table} ORDER BY timestamp DESC LIMIT 1"
 LAST_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second CQL's timestamp shows
 
@@ -149,6 +151,16 @@ class HistoryAlertsQuery(Schema):
 class HistorySegmentsQuery(Schema):
     kind = segment_kind()
     limit = count("Most segments", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
+
+
+class ForecastQuery(Schema):
+    field = fields.String(metadata={"description": "The field to forecast: one named in the run config's "
+                                                   "`forecast.fields`, or `distance_m` of a positional run"})
+    horizon = fields.String(validate=validate.Regexp(HORIZON_PATTERN), metadata={
+        "description": f"Seconds after the field's latest observation (up to {MAX_HORIZON_S}); "
+                       "default the run config's `forecast.horizon_s`", "example": "60"})
+    at = instant("Or the time to forecast, at most a day after the latest observation ("
+                 "\"the distance at full time\"); not with `horizon`")
 
 
 class MatchQuery(Schema):

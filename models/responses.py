@@ -90,6 +90,8 @@ class RunConfigOut(Schema):
     motion = fields.Dict(required=True)
     match = fields.Dict(allow_none=True, metadata={"description": "A match feed's sides and pre-match strength"})
     segments = fields.Dict(metadata={"description": "Interval length and lap line (agents/segments.py)"})
+    forecast = fields.Dict(metadata={"description": "`fields` forecast and the `horizon_s` of the forecasts "
+                                                    "issued at each closed window"})
 
 
 class StreamStarted(RunIds):
@@ -352,6 +354,44 @@ class HistoryMatchesOut(Schema):
     from_ = fields.String(data_key="from", required=True)
     to = fields.String(required=True)
     matches = fields.List(fields.Dict(), required=True)
+
+
+class Interval(Schema):
+    lower = Number(required=True)
+    upper = Number(required=True)
+
+
+class ForecastModel(Schema):
+    alpha = Number(required=True, metadata={"description": "Level smoothing weight of one mean interval"})
+    beta = Number(required=True, metadata={"description": "Trend smoothing weight of one mean interval"})
+    level = Number(required=True, metadata={"description": "The smoothed value at `issued_at`"})
+    trend_per_s = Number(required=True, metadata={"description": "The smoothed slope, units per second"})
+    sigma = Number(required=True, metadata={"description": "RMS of the recent one-step errors"})
+    step_s = Number(required=True, metadata={"description": "The mean interval between observations"})
+
+
+class ForecastScores(Schema):
+    count = fields.Integer(required=True, metadata={"description": "Issued forecasts whose target time has passed"})
+    mae = nullable(metadata={"description": "Their mean absolute error"})
+    naive_mae = nullable(metadata={"description": "The same of the last value at issue (the naive forecast)"})
+    coverage_80 = nullable(metadata={"description": "Share of the realised values inside the 80 % interval"})
+    coverage_95 = nullable()
+
+
+class ForecastOut(RunIds):
+    field = fields.String(required=True)
+    issued_at = Number(required=True, metadata={"description": "The field's latest observation, epoch seconds"})
+    horizon_s = Number(required=True)
+    target_t = Number(required=True, metadata={"description": "issued_at + horizon_s"})
+    forecast = Number(required=True, metadata={"description": "The point forecast at target_t"})
+    intervals = fields.Dict(keys=fields.String(validate=validate.OneOf(["80", "95"])),
+                            values=fields.Nested(Interval), required=True,
+                            metadata={"description": "Prediction intervals by nominal coverage, percent"})
+    naive = Number(required=True, metadata={"description": "The last observed value (the naive forecast)"})
+    model = fields.Nested(ForecastModel, required=True)
+    observations = fields.Integer(required=True)
+    scores = fields.Nested(ForecastScores, required=True,
+                           metadata={"description": "The run's forecasts issued at window closes, scored so far"})
 
 
 # ------------------------------------------------------------------ webhooks

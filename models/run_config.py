@@ -14,6 +14,28 @@ from models.device import FIELD_NAME, NUMERIC_TYPES, braces_escaped
 from models.match import MatchSetupSchema
 from sports_prophet.config import settings
 
+MAX_FORECAST_FIELDS = 16         # each forecast field is ~1 KB of run state and a numpy pass per record
+MAX_HORIZON_S = 86_400
+
+
+def not_numeric(numeric_fields: list[str]) -> str:
+    return f"not a numeric field of the device (its numeric fields: {', '.join(numeric_fields)})"
+
+
+class ForecastConfigSchema(Schema):
+    """Which numeric fields to forecast, and the horizon of the forecasts issued at each closed window
+    (positional runs also forecast their distance, `distance_m`, without being asked)."""
+
+    class Meta:
+        unknown = RAISE
+
+    horizon_s = fields.Float(load_default=lambda: settings.forecast_horizon_seconds, allow_nan=False,
+                             validate=validate.Range(min=1, max=MAX_HORIZON_S,
+                                                     error=f"horizon_s must be from 1 to {MAX_HORIZON_S}"))
+    # (last: the attribute shadows marshmallow's `fields` in the class body)
+    fields = fields.List(fields.String(), load_default=list, validate=validate.Length(
+        max=MAX_FORECAST_FIELDS, error=f"at most {MAX_FORECAST_FIELDS} fields"))
+
 
 class SegmentConfigSchema(Schema):
     """How a run is cut into segments (agents/segments.py)."""
@@ -52,6 +74,7 @@ class RunConfigSchema(Schema):
     motion = fields.Dict(keys=fields.String(), load_default=dict)
     match = fields.Nested(MatchSetupSchema, load_default=None, allow_none=True)     # a match feed's sides
     segments = fields.Nested(SegmentConfigSchema, load_default=lambda: SegmentConfigSchema().load({}))
+    forecast = fields.Nested(ForecastConfigSchema, load_default=lambda: ForecastConfigSchema().load({}))
 
     def __init__(self, context_schema: dict[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -62,14 +85,23 @@ class RunConfigSchema(Schema):
         errors: dict[str, str] = {}
         for name, bounds in triggers.items():
             if self.device_schema.get(name) not in NUMERIC_TYPES:
-                errors[name] = (f"not a numeric field of the device (its numeric fields: "
-                                f"{', '.join(f for f, t in self.device_schema.items() if t in NUMERIC_TYPES)})")
+                errors[name] = not_numeric(self.numeric_fields())
             elif len(bounds) != 2 or not all(math.isfinite(b) for b in bounds):
                 errors[name] = "give [min, max]"
             elif bounds[0] > bounds[1]:
                 errors[name] = f"min {bounds[0]} is greater than max {bounds[1]}"
         if errors:
             raise ValidationError(errors)
+
+    @validates("forecast")
+    def check_forecast(self, forecast: dict[str, Any], **_: Any) -> None:
+        errors = {name: not_numeric(self.numeric_fields())
+                  for name in forecast.get("fields", []) if self.device_schema.get(name) not in NUMERIC_TYPES}
+        if errors:
+            raise ValidationError({"fields": errors})
+
+    def numeric_fields(self) -> list[str]:
+        return [f for f, t in self.device_schema.items() if t in NUMERIC_TYPES]
 
     @validates_schema
     def check_motion(self, data: dict[str, Any], **_: Any) -> None:

@@ -89,6 +89,9 @@ class Settings:
         "SP_REGISTRY_CACHE_SECONDS", "2", "How long a worker trusts its cached copy of a device schema", float)
     default_window_seconds: float = _setting(
         "SP_DEFAULT_WINDOW_SECONDS", "5", "Window size of a run that was never configured by /start-stream", float)
+    forecast_horizon_seconds: float = _setting(
+        "SP_FORECAST_HORIZON_SECONDS", "60",
+        "Horizon of the forecasts a run issues at each closed window when its config names none", float)
     grace_seconds: float = _setting(
         "SP_GRACE_SECONDS", "2", "How late (event time) a reading may arrive and still land in its window", float)
     silence_seconds: float = _setting(

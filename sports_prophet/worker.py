@@ -13,6 +13,7 @@ import web.dashboard  # noqa: F401
 import web.devices  # noqa: F401
 import web.docs  # noqa: F401
 import web.export  # noqa: F401
+import web.forecasts  # noqa: F401
 import web.health  # noqa: F401
 import web.history  # noqa: F401
 import web.index  # noqa: F401

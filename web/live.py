@@ -104,7 +104,8 @@ class StartStream(View):
                 body=RunConfigSchema(context_schema={}), ok=StreamStarted,
                 errors={400: f"{BAD_ID}; {NOT_JSON}", 404: UNKNOWN_DEVICE, 413: TOO_LARGE,
                         422: "A trigger on a field that is not a numeric field of the device, min > max, "
-                             "window_seconds out of 1..86400, an unknown motion threshold or key",
+                             "window_seconds out of 1..86400, an unknown motion threshold or key, a forecast "
+                             "field that is not a numeric field, forecast horizon_s out of 1..86400",
                         503: BOTH_AWAY})
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
         device = await device_for_run(device_id, run_id)

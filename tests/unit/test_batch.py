@@ -1,5 +1,5 @@
 """The run agent's batch path (`run_state.apply_burst`, numpy over a record's columns) against the
-per-reading reference (`run_state.apply_readings`): the same state, closed windows and alerts to 1e-9,
+per-reading reference (`run_state.apply_readings`): the same state (forecasts too), closed windows and alerts to 1e-9,
 for random tracks with out-of-order, duplicate and glitch fixes, odd field values and random batchings."""
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def test_the_batch_path_equals_the_per_reading_path(drawn, trigger_ranges, cuts,
     reference["config"]["triggers"] = trigger_ranges
     # Segments close too: intervals of the window size, laps over a line across the track's middle.
     reference["config"]["segments"] = {"interval_s": window_seconds, "lap_line": [[0.0, -500.0], [0.0, 500.0]]}
+    reference["config"]["forecast"] = {"fields": ["hr", "absent"], "horizon_s": 3.0}
     batch = reference
     bounds = [0, *sorted(set(c % (len(readings) + 1) for c in cuts)), len(readings)]
     for offset, (a, b) in enumerate(zip(bounds, bounds[1:])):

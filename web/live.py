@@ -25,7 +25,7 @@ from agents.runs import run_changes, send_control
 from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
 from models.device import measurement_fields
-from models.queries import DEFAULT_SQL, DEFAULT_WINDOWS, LatestStatsQuery, LiveQuery, RunsQuery, StatsQuery, WindowsQuery
+from models.queries import DEFAULT_SQL, DEFAULT_WINDOWS, LatestStatsQuery, RunsQuery, StatsQuery, WindowsQuery
 from models.responses import (RunAlerts as RunAlertsOut, RunList, RunSummary as RunSummaryOut,
                               RunStatsOut, RunWindows as RunWindowsOut, SqlResult, Speed, StreamStarted,
                               StreamStopping)

@@ -65,16 +65,6 @@ def position_kind(reading: dict[str, Any]) -> tuple[str, str, str] | None:
     return None
 
 
-def fold_fix(motion: dict[str, Any] | None, position: dict[str, Any] | None, reading: dict[str, Any],
-             cfg: MotionConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Fold a reading's position, if it has one, into the run's motion (`apply_readings`)."""
-    kind = position_kind(reading["data"])
-    if kind is None:
-        return motion, position
-    a, b, _ = kind
-    return fold_position(motion, position, kind, reading["t"], reading["data"][a], reading["data"][b], cfg)
-
-
 def fold_position(motion: dict[str, Any] | None, position: dict[str, Any] | None, kind: tuple[str, str, str],
                   t: float, first: float, second: float, cfg: MotionConfig
                   ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -186,12 +176,13 @@ def apply_readings(state: dict[str, Any], readings: list[dict[str, Any]], offset
             if outside and not excursions.get(field):
                 alerts.append({"type": "threshold", "field": field, "value": value, "min": lo, "max": hi, "t": t})
             excursions[field] = outside
-        before = motion
-        motion, position = fold_fix(motion, position, reading, cfg)
+        before, kind = motion, position_kind(data)
+        if kind is not None:
+            motion, position = fold_position(motion, position, kind, t, data[kind[0]], data[kind[1]], cfg)
         segs = fold_segments(segs, t, before, motion, position, cfg, seg_cfg)
         segs = segments.add_stats(segs, segs["seen"] - 1, segs["seen"],
                                   lambda stats, a, b: RUN_STATS.add(stats, measured))
-        if position_kind(data) is not None and forecast.distance_due(forecasts, t):
+        if kind is not None and forecast.distance_due(forecasts, t):
             forecasts, rows = forecast.add_reading(forecasts, [forecast.DISTANCE], t,
                                                    {forecast.DISTANCE: motion["distance_m"]})
             forecast_rows += rows

@@ -111,7 +111,7 @@ def fold_segments(segs: segments.Segments, t: float, before: dict[str, Any] | No
 
 def run_segments(state: dict[str, Any]) -> segments.Segments:
     """The run's segments (a run stored before segments existed starts them now)."""
-    return state.get("segments") or segments.initial()
+    return segments.upgraded(state["segments"]) if state.get("segments") else segments.initial()
 
 
 def segment_config(state: dict[str, Any]) -> segments.SegmentConfig:

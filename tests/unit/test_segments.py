@@ -104,6 +104,7 @@ def brute_force_peak(steps: list[tuple[float, float]], window: int) -> float:
     return max((math.fsum(d for s, d in bins.items() if end - window < s <= end) for end in bins), default=0.0)
 
 
+MM = 1.001e-3      # the series is in millimetres: a window's sum is two roundings from the exact one
 step_lists = st.lists(st.tuples(st.floats(0.01, 4.0), st.floats(0.0, 12.0)), min_size=1, max_size=400)
 
 
@@ -118,9 +119,27 @@ def test_rolling_peaks_are_the_best_window_anywhere_in_the_run(drawn):
         state = segments.with_peaks(state, segments.Step(t, 0.0, 0.0, d, hsr, None))
     for w in segments.PEAK_WINDOWS_S:
         peak = {p["window_s"]: p for p in segments.peak_rows(state)}[w]
-        assert peak["distance_m"] == pytest.approx(brute_force_peak([(t, d) for t, d, _ in steps], w), abs=1e-9)
-        assert peak["hsr_distance_m"] == pytest.approx(brute_force_peak([(t, h) for t, _, h in steps], w), abs=1e-9)
-    assert len(state["series"]) <= max(segments.PEAK_WINDOWS_S)      # bounded, however long the run
+        assert peak["distance_m"] == pytest.approx(brute_force_peak([(t, d) for t, d, _ in steps], w), abs=MM)
+        assert peak["hsr_distance_m"] == pytest.approx(brute_force_peak([(t, h) for t, _, h in steps], w), abs=MM)
+    assert len(state["series"]["d"]) <= max(segments.PEAK_WINDOWS_S)      # bounded, however long the run
+
+
+def test_segments_stored_with_the_float_series_go_on_from_where_they_were():
+    """A state written before the series was kept in millimetres: its seconds carry on."""
+    steps = [(T0 + 1.3 * i, 3.0 + (i % 7) * 0.5, 1.0 if i % 5 == 0 else 0.0) for i in range(1, 900)]
+    assert len({math.floor(t) for t, _, _ in steps[:4]}) == 4       # the old series had a row per second
+    stored = {**segments.initial(), "series": [[math.floor(t), d, h] for t, d, h in steps[:3]],
+              "current": [math.floor(steps[3][0]), steps[3][1], steps[3][2]], "sums_at": None, "sums": {}}
+    state = segments.upgraded(stored)
+    assert "sums" not in state and state["moved"] == pytest.approx([sum(d for _, d, _ in steps[:4]),
+                                                                    sum(h for _, _, h in steps[:4])])
+    for t, d, h in steps[4:]:
+        state = segments.with_peaks(state, segments.Step(t, 0.0, 0.0, d, h, None))
+    by_window = {p["window_s"]: p for p in segments.peak_rows(state)}
+    for w in segments.PEAK_WINDOWS_S:
+        assert by_window[w]["distance_m"] == pytest.approx(brute_force_peak([(t, d) for t, d, _ in steps], w), abs=MM)
+        assert by_window[w]["hsr_distance_m"] == pytest.approx(brute_force_peak([(t, h) for t, _, h in steps], w),
+                                                               abs=MM)
 
 
 def circle(radius: float, speed: float, direction: float = 1.0):

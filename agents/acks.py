@@ -63,6 +63,21 @@ class FlushedAcks:
 
 flushed_acks = FlushedAcks()
 
+MAX_BUFFERED = 100
+
+
+async def changelog_ebbed() -> None:
+    """Wait while Faust's producer buffer holds more than MAX_BUFFERED table writes. Each holds the
+    state it wrote until it is sent, and Faust sends one per loop turn; its own wait (its conductor's,
+    before each record it delivers) sends 100 and goes on, and records read back from Kafka
+    (`runs.fill_gap`) had none. A worker behind a 10x match held thousands: 1.7 GB
+    (docs/performance.md). Nothing sent for 0.1 s (Kafka away) ends the wait: nothing is
+    acknowledged before a flush anyway."""
+    buffer = app.producer.buffer
+    while buffer.size > MAX_BUFFERED:
+        if not await buffer.flush_atmost(buffer.size - MAX_BUFFERED):
+            return
+
 
 @app.task
 async def flush_processed() -> None:

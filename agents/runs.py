@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from faust.types import EventT
 
 from agents import matches, run_state, segments
-from agents.acks import flushed_acks
+from agents.acks import changelog_ebbed, flushed_acks
 from agents.discovery import subscription
 from agents.owned import owned, run_alerts, run_segment_rows, run_windows, segment_rows_key
 from agents.statuses import run_statuses
@@ -278,6 +278,7 @@ async def apply(record: Record) -> None:
                 "run_topic": run_topic(state["device_id"], state["run_id"]), "partition": record.partition,
                 "last_offset": state["last_offset"], "outputs_partition": summary_at.partition,
                 "outputs_offset": summary_at.offset}, since=state.get("since", 0.0))
+    await changelog_ebbed()
 
 
 def store_segments(key: str, state: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

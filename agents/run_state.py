@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from agents import forecast, segments
-from agents.motion import (MotionConfig, motion_add, motion_add_xy, motion_initial, motion_summary,
-                           motion_upgraded)
+from agents.motion import motion_add, motion_add_xy, motion_initial, motion_summary, motion_upgraded
+from agents.motion_config import MotionConfig
 from agents.stats import Columns, RunStats, WindowBuffer, is_numeric, numeric_columns
 
 RUN_STATS = RunStats()

@@ -18,7 +18,8 @@ import sys
 import numpy as np
 from scipy.signal import butter, filtfilt, savgol_filter
 
-from agents.motion import MotionConfig, motion_add_xy, motion_initial, motion_summary
+from agents.motion import motion_add_xy, motion_initial, motion_summary
+from agents.motion_config import MotionConfig
 from sports_prophet.config import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT))        # the samples' download is shared with the tests

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from agents import forecast
-from agents.motion import MotionConfig, motion_add_xy, motion_initial
+from agents.motion import motion_add_xy, motion_initial
+from agents.motion_config import MotionConfig
 from sports_prophet.config import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT))        # the tracking samples' download is shared with the tests

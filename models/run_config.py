@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from agents.motion import MotionConfig
+from agents.motion_config import MotionConfig
 from agents.segments import DEFAULT_INTERVAL_S
 from models.device import FIELD_NAME, NUMERIC_TYPES, braces_escaped
 from models.match import MatchSetupSchema

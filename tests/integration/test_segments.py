@@ -9,7 +9,7 @@ import json
 import pytest
 from cassandra.cluster import Cluster
 
-from agents.motion import MotionConfig
+from agents.motion_config import MotionConfig
 from models.match import EVENT_SCHEMA, EVENTS_DEVICE
 from simulator.transport import register as register_feed
 from sports_prophet.config import settings

@@ -12,18 +12,9 @@ import numpy as np
 import pytest
 from geopy.distance import geodesic
 
-from agents.motion import (
-    MotionConfig,
-    distance_m,
-    fast_distance_m,
-    geodesic_distance_m,
-    motion_add,
-    motion_add_xy,
-    motion_initial,
-    motion_summary,
-    offline_summary,
-    xy_distance_m,
-)
+from agents.geodesy import distance_m, fast_distance_m, geodesic_distance_m, xy_distance_m
+from agents.motion import motion_add, motion_add_xy, motion_initial, motion_summary, offline_summary
+from agents.motion_config import MotionConfig
 
 CFG = MotionConfig()
 T0 = 1_700_000_000.0

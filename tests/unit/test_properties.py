@@ -7,7 +7,8 @@ import math
 from hypothesis import given, settings, strategies as st
 
 from agents import run_state
-from agents.motion import MotionConfig, motion_add_xy, motion_flush, motion_initial
+from agents.motion import motion_add_xy, motion_flush, motion_initial
+from agents.motion_config import MotionConfig
 
 T0 = 1_767_225_600.0
 GRACE = 2.0

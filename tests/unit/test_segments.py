@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from agents import run_state, segments
-from agents.motion import MotionConfig, motion_add_xy, motion_initial
+from agents.motion import motion_add_xy, motion_initial
+from agents.motion_config import MotionConfig
 
 T0 = 1_767_225_600.0
 GPS = {"source": "gps"}      # the EMA smoother folds each fix at once: a step ends at its reading's time

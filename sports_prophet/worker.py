@@ -23,6 +23,7 @@ import web.matches  # noqa: F401
 import web.metrics  # noqa: F401
 import web.openapi  # noqa: F401
 import web.segments  # noqa: F401
+import web.send_stream  # noqa: F401
 import web.topics  # noqa: F401
 import web.webhooks  # noqa: F401
 from sports_prophet.app import app

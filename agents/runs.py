@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from faust.types import EventT
 
-from agents import matches, run_state, segments
+from agents import matches, run_rows, run_state, segments
 from agents.acks import changelog_ebbed, flushed_acks
 from agents.discovery import subscription
 from agents.owned import owned, run_alerts, run_segment_rows, run_windows, segment_rows_key
@@ -240,7 +240,7 @@ async def apply(record: Record) -> None:
         return
     if from_run_topic:
         state = {**state, "source_next": record.offset + 1}
-    rows = [run_state.window_row(w) for w in closed]
+    rows = [run_rows.window_row(w) for w in closed]
     if rows:
         state = {**state, "windows_closed": run_windows.append(key, state.get("windows_closed", 0), rows)}
     if alerts:
@@ -270,7 +270,7 @@ async def apply(record: Record) -> None:
         # The archived summary (with the rolling peaks) follows the windows and segments; it is the
         # run's last output once it finishes.
         sent = await outputs_topic.send(key=key.encode(), value={
-            "type": "summary", "summary": run_state.summary(state), "produced_at": time.time(),
+            "type": "summary", "summary": run_rows.summary(state), "produced_at": time.time(),
             "peaks": segments.peak_rows(run_state.run_segments(state))})
         if finishing:
             summary_at = await sent

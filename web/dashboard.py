@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
-from agents import run_state
+from agents import run_rows
 from agents.owned import is_live, owned
 from models.device import check_identifier
 from models.queries import LiveQuery
@@ -90,7 +90,7 @@ class LocalSummaries:
         fresh = {}
         for key, state in [(key, state) for key, state in owned.states.items() if is_live(state)]:
             cached = self._cache.get(key)
-            fresh[key] = cached if cached is not None and cached[0] is state else (state, run_state.summary(state))
+            fresh[key] = cached if cached is not None and cached[0] is state else (state, run_rows.summary(state))
         self._cache = fresh
         return {key: summary for key, (_, summary) in fresh.items()}
 

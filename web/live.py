@@ -18,7 +18,7 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 from marshmallow import ValidationError
 
-from agents import run_state
+from agents import run_rows, run_state
 from agents.discovery import subscription
 from agents.owned import get_run, is_live, run_alerts, run_windows, runs
 from agents.runs import run_changes, send_control
@@ -173,7 +173,7 @@ class GetSpeed(View):
 
 
 def window_rows(key: str, state: dict[str, Any]) -> list[dict[str, Any]]:
-    return run_windows.read(key, state.get("windows_closed", 0)) + run_state.open_window_rows(state)
+    return run_windows.read(key, state.get("windows_closed", 0)) + run_rows.open_window_rows(state)
 
 
 @app.page("/get-latest-stats/{device_id}/{run_id}")
@@ -201,7 +201,7 @@ class GetLatestStats(View):
         # even while the run's triggers have let no reading through (the old system's example client).
         device = await registry.get(device_id)
         fields = measurement_fields(device.schema) if device else []
-        columns = list(dict.fromkeys([*run_state.window_columns(fields), *(c for row in rows for c in row)]))
+        columns = list(dict.fromkeys([*run_rows.window_columns(fields), *(c for row in rows for c in row)]))
         try:
             return web.json_response(await query_windows(rows, columns, query))
         except ResultTooLarge as exc:
@@ -216,7 +216,7 @@ class RunSummary(View):
                 errors={400: BAD_ID, 404: UNKNOWN_RUN, 503: NO_OWNER})
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        body = run_state.summary(local_run(device_id, run_id))
+        body = run_rows.summary(local_run(device_id, run_id))
         body["subscribed"] = run_topic(device_id, run_id) in subscription.subscribed
         return web.json_response(body)
 
@@ -294,7 +294,7 @@ class LiveRun(View):
 
         def local() -> dict[str, Any] | None:
             state = get_run(key)
-            return run_state.summary(state) if state else None
+            return run_rows.summary(state) if state else None
 
         await push_changes(key, local, f"/runs/{device_id}/{run_id}",
                            lambda summary: ws.send_json({"type": "run", "run": summary}), lambda: ws.closed)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from agents import run_state
+from agents import run_rows, run_state
 from agents.stats import FieldStats, numeric_columns
 
 T0 = 1_767_225_600.0
@@ -77,7 +77,7 @@ def test_the_batch_path_equals_the_per_reading_path(drawn, trigger_ranges, cuts,
         if offset == 0:                      # a period marker between records, maybe behind the data
             reference = run_state.apply_marker(reference, T0 + 3.0, "second")
             batch = run_state.apply_marker(batch, T0 + 3.0, "second")
-    close(run_state.summary(reference), run_state.summary(batch), "summary")
+    close(run_rows.summary(reference), run_rows.summary(batch), "summary")
 
 
 def test_a_replayed_record_changes_nothing_on_the_batch_path():

@@ -6,7 +6,7 @@ import math
 
 from hypothesis import given, settings, strategies as st
 
-from agents import run_state
+from agents import run_rows, run_state
 from agents.motion import motion_add_xy, motion_flush, motion_initial
 from agents.motion_config import MotionConfig
 
@@ -45,7 +45,7 @@ def fold(readings: list[dict], cuts: list[int]) -> dict:
 @given(steps, st.lists(st.integers(0, 200), max_size=8), st.lists(st.integers(0, 200), max_size=8))
 def test_stats_do_not_depend_on_how_readings_are_batched(drawn, cuts_a, cuts_b):
     readings = readings_of(fixes_of(drawn))
-    a, b = run_state.summary(fold(readings, cuts_a)), run_state.summary(fold(readings, cuts_b))
+    a, b = run_rows.summary(fold(readings, cuts_a)), run_rows.summary(fold(readings, cuts_b))
     assert a["readings"] == b["readings"] == len(readings)
     for field in ("x", "y", "hr"):
         for name, value in a["stats"][field].items():
@@ -57,7 +57,7 @@ def test_stats_do_not_depend_on_how_readings_are_batched(drawn, cuts_a, cuts_b):
 def test_an_ordered_track_gives_the_same_summary_however_it_is_batched(drawn, cuts_a, cuts_b):
     ordered = sorted(set(fixes_of(drawn)))
     readings = readings_of([fix for i, fix in enumerate(ordered) if i == 0 or fix[0] > ordered[i - 1][0]])
-    a, b = run_state.summary(fold(readings, cuts_a)), run_state.summary(fold(readings, cuts_b))
+    a, b = run_rows.summary(fold(readings, cuts_a)), run_rows.summary(fold(readings, cuts_b))
     assert a["motion"] == b["motion"]
     assert a["late_readings"] == b["late_readings"] == 0
 

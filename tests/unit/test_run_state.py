@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from agents import run_state
+from agents import run_rows, run_state
 from agents.motion import offline_summary
 
 GRACE = 2.0
@@ -31,14 +31,14 @@ def test_motion_summary_equals_the_offline_fold_of_the_same_track():
     readings = track(301)
     state, _, _ = fold(readings)
     offline = offline_summary([(r["t"], r["data"]["latitude"], r["data"]["longitude"]) for r in readings])
-    assert run_state.summary(state)["motion"] == offline
+    assert run_rows.summary(state)["motion"] == offline
     assert 148 < offline["distance_m"] < 150.5
 
 
 def test_stats_leave_out_the_time_field_and_match_statistics():
     readings = track(100)
     state, _, _ = fold(readings)
-    stats = run_state.summary(state)["stats"]
+    stats = run_rows.summary(state)["stats"]
     assert set(stats) == {"latitude", "longitude"}
     lats = [r["data"]["latitude"] for r in readings]
     assert abs(stats["latitude"]["mean"] - statistics.mean(lats)) < 1e-12
@@ -66,7 +66,7 @@ def test_windows_close_by_event_time_even_when_readings_stop_passing_triggers():
     assert [w["window_start"] for w in closed] == [1_767_225_600.0]
     assert closed[0]["count"] == 5
     assert len(alerts) == 1 and alerts[0]["field"] == "latitude"    # once per excursion, not per reading
-    row = run_state.window_row(closed[0])
+    row = run_rows.window_row(closed[0])
     assert row["timestamp"] == row["window_end"] == 1_767_225_602.0 and "latitude_avg" in row
 
 
@@ -118,19 +118,19 @@ def test_a_finished_status_of_a_run_from_before_its_topic_was_deleted_is_stale()
 
 def test_window_columns_are_the_keys_of_a_window_row_whatever_the_data():
     state, closed, _ = fold(track(100))
-    row = run_state.window_row(closed[0])
-    assert run_state.window_columns(["latitude", "longitude"]) == list(row)
+    row = run_rows.window_row(closed[0])
+    assert run_rows.window_columns(["latitude", "longitude"]) == list(row)
 
 
 def test_a_run_stored_before_motion_sources_existed_goes_on_as_it_was():
     readings = track(200)
     state, _, _ = fold(readings[:100])
     old_shape = {k: v for k, v in state["motion"].items() if k not in ("source", "held", "held_next", "smooth_t")}
-    assert run_state.summary({**state, "motion": old_shape})["motion"] == run_state.summary(state)["motion"]
+    assert run_rows.summary({**state, "motion": old_shape})["motion"] == run_rows.summary(state)["motion"]
     whole, _, _ = fold(readings)
     for apply in (run_state.apply_readings, run_state.apply_burst):
         resumed, _, _ = apply({**state, "motion": old_shape}, readings[100:], 2, 0.0, GRACE, "timestamp")
-        assert run_state.summary(resumed)["motion"] == run_state.summary(whole)["motion"]
+        assert run_rows.summary(resumed)["motion"] == run_rows.summary(whole)["motion"]
 
 
 def test_alerts_of_one_record_get_their_own_sequence_numbers():

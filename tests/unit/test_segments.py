@@ -9,7 +9,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from agents import run_state, segments
+from agents import run_rows, run_state, segments
 from agents.motion import motion_add_xy, motion_initial
 from agents.motion_config import MotionConfig
 
@@ -82,7 +82,7 @@ def test_intervals_split_the_run_summary_and_match_the_offline_track():
         assert row["stats"]["hr"]["max"] == max(inside) and row["stats"]["hr"]["mean"] == pytest.approx(
             sum(inside) / len(inside))
         assert "timestamp" not in row["stats"]
-    summary = run_state.summary(state)["motion"]
+    summary = run_rows.summary(state)["motion"]
     assert sum(r["distance_m"] for r in intervals) == pytest.approx(summary["distance_m"])
     assert sum(r["hsr_distance_m"] for r in intervals) == pytest.approx(summary["hsr_distance_m"])
     assert summary["hsr_distance_m"] > 0 and summary["sprints"] > 0

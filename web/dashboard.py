@@ -32,6 +32,7 @@ from sports_prophet.kafka import KafkaUnavailable
 from web.client_json import loads
 from web.devices import path_id
 from web.errors import not_found
+from web.json_response import text
 from web.live import settings_url
 from web.matches import push_match
 from web.openapi import Reply, documented, websocket
@@ -215,7 +216,7 @@ class LiveSocket:
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:                            # the event tail and the pusher share the socket
-            await self.ws.send_json(message)
+            await self.ws.send_json(message, dumps=text)
 
     async def serve(self) -> None:
         workers = None if self.local_only else WorkerFeeds(self.feed.device_id)

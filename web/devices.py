@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
 from faust.web import Request, Response, View
 from marshmallow import ValidationError
 
@@ -14,6 +13,7 @@ from sports_prophet.app import app, registry
 from web.auth import new_ingest_token
 from web.client_json import loads
 from web.errors import ApiError, not_found
+from web.json_response import json_response
 from web.openapi import BAD_ID, CASSANDRA_AWAY, NOT_JSON, TOO_LARGE, UNKNOWN_DEVICE, Reply, documented
 
 INVALID_DEVICE = "An unknown field type, an empty schema, a bad device or field name, an unknown key"
@@ -54,7 +54,7 @@ class RegisterDevice(View):
         if device is None:
             raise ApiError(409, "device already registered",
                            f"{body['device_name']!r} exists; change it with PUT /update-device")
-        return web.json_response({**device.as_json(), "ingest_token": token}, status=201)
+        return json_response({**device.as_json(), "ingest_token": token}, status=201)
 
 
 @app.page("/update-device")
@@ -67,7 +67,7 @@ class UpdateDevice(View):
         device = await registry.update(body["device_name"], body["schema"])
         if device is None:
             raise not_found("device", f"{body['device_name']!r} is not registered; use POST /register-device")
-        return web.json_response(device.as_json())
+        return json_response(device.as_json())
 
 
 @app.page("/delete-device/{device_id}")
@@ -78,7 +78,7 @@ class DeleteDevice(View):
         path_id(device_id, "device_id")
         if not await registry.delete(device_id):
             raise not_found("device", f"{device_id!r} is not registered")
-        return web.json_response({"deleted": device_id, "detail": "its runs and readings are kept"})
+        return json_response({"deleted": device_id, "detail": "its runs and readings are kept"})
 
 
 @app.page("/devices/{device_id}/rotate-token")
@@ -92,14 +92,14 @@ class RotateToken(View):
         token, token_sha256 = new_ingest_token()
         if not await registry.rotate_token(device_id, token_sha256):
             raise not_found("device", f"{device_id!r} is not registered")
-        return web.json_response({"device_name": device_id, "ingest_token": token})
+        return json_response({"device_name": device_id, "ingest_token": token})
 
 
 @app.page("/devices")
 class Devices(View):
     @documented("The registered devices' names", tag="devices", ok=DeviceNames, errors={503: CASSANDRA_AWAY})
     async def get(self, request: Request) -> Response:
-        return web.json_response({"devices": await registry.names()})
+        return json_response({"devices": await registry.names()})
 
 
 @app.page("/device/{device_id}")
@@ -111,4 +111,4 @@ class DeviceDetail(View):
         device = await registry.get(device_id, fresh=True)
         if device is None:
             raise not_found("device", f"{device_id!r} is not registered")
-        return web.json_response(device.as_json())
+        return json_response(device.as_json())

@@ -17,6 +17,7 @@ from cassandra.cluster import NoHostAvailable
 
 from cql.session import CassandraUnavailable
 from sports_prophet.kafka import KafkaUnavailable
+from web.json_response import json_response
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def error_response(status: int, error: str, detail: Any = None, headers: dict[st
                    ) -> web.Response:
     """The JSON error; a 503 (nothing was done, a dependency is away) also says when to retry."""
     headers = {**(headers or {}), **({"Retry-After": str(RETRY_AFTER_S)} if status == 503 else {})}
-    return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
+    return json_response({"error": error, "detail": detail}, status=status, headers=headers)
 
 
 @web.middleware

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aiohttp import web
 from faust.web import Request, Response, View
 
 from agents import forecast
@@ -16,6 +15,7 @@ from models.run_config import MAX_HORIZON_S
 from sports_prophet.app import app
 from web.errors import ApiError, not_found
 from web.history import query_instant_ms
+from web.json_response import json_response
 from web.live import answered_by_owner, local_run
 from web.openapi import BAD_ID, NO_OWNER, UNKNOWN_RUN, documented
 
@@ -77,5 +77,5 @@ class RunForecast(View):
         out = forecast.forecast(model, wanted_horizon(request, model["last_t"], default_horizon))
         assert out is not None                       # MIN_ERRORS one-step errors exist
         intervals = {p: {"lower": out.pop(f"lower_{p}"), "upper": out.pop(f"upper_{p}")} for p in forecast.Z}
-        return web.json_response({"device_id": device_id, "run_id": run_id, "field": name, **out,
+        return json_response({"device_id": device_id, "run_id": run_id, "field": name, **out,
                                   "intervals": intervals, "scores": forecast.scores(model)})

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
 from faust.web import Request, Response, View
 
 from agents.sink import sink
 from cql.session import execute
 from models.responses import Health as HealthOut
 from sports_prophet.app import app, gateway
+from web.json_response import json_response
 from web.openapi import Reply, documented
 
 
@@ -32,5 +32,5 @@ class Health(View):
         cassandra = await check(lambda: execute("SELECT release_version FROM system.local"))
         archive = await sink.health()
         ok = kafka["ok"] and cassandra["ok"] and not archive["behind"]
-        return web.json_response({"status": "ok" if ok else "degraded", "kafka": kafka, "cassandra": cassandra,
+        return json_response({"status": "ok" if ok else "degraded", "kafka": kafka, "cassandra": cassandra,
                                   "sink": archive}, status=200 if ok else 503)

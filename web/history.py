@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
-from aiohttp import web
 from faust.web import Request, Response, View
 
 from cql import history
@@ -20,6 +19,7 @@ from models.responses import RunAlerts, RunSegments, RunSummary, RunWindows
 from sports_prophet.app import app
 from web.devices import path_id
 from web.errors import ApiError, not_found
+from web.json_response import json_response
 from web.openapi import BAD_ID, CASSANDRA_AWAY, documented
 from web.params import epoch_number, query_int, segment_kind
 
@@ -97,15 +97,15 @@ class HistoryRuns(View):
         device_id = request.query.get("device_id")
         if device_id is not None:
             runs = await history.device_runs(path_id(device_id, "device_id"))
-            return web.json_response({"device_id": device_id, "runs": runs})
-        return web.json_response(await on_days(request, "runs", history.runs_on))
+            return json_response({"device_id": device_id, "runs": runs})
+        return json_response(await on_days(request, "runs", history.runs_on))
 
 
 @app.page("/history/{device_id}/{run_id}/summary")
 class HistorySummary(View):
     @documented("An archived run's summary", tag="history", ok=RunSummary, errors=ARCHIVED_RUN_ERRORS)
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
-        return web.json_response(await archived_summary(device_id, run_id))
+        return json_response(await archived_summary(device_id, run_id))
 
 
 @app.page("/history/{device_id}/{run_id}/readings")
@@ -125,7 +125,7 @@ class HistoryReadings(View):
                 raise ApiError(422, "invalid after", str(exc)) from exc
         await archived_summary(device_id, run_id)
         readings, cursor = await history.readings_page(device_id, run_id, start, end, limit, after)
-        return web.json_response({"device_id": device_id, "run_id": run_id, "readings": readings,
+        return json_response({"device_id": device_id, "run_id": run_id, "readings": readings,
                                   "next": cursor.encode() if cursor else None})
 
 
@@ -137,7 +137,7 @@ class HistoryWindows(View):
         start, end = time_range(request)
         limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         await archived_summary(device_id, run_id)
-        return web.json_response({"device_id": device_id, "run_id": run_id,
+        return json_response({"device_id": device_id, "run_id": run_id,
                                   "windows": await history.windows(device_id, run_id, start, end, limit)})
 
 
@@ -151,7 +151,7 @@ class HistorySegments(View):
         limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         await archived_summary(device_id, run_id)
         kind = segment_kind(request)
-        return web.json_response({"device_id": device_id, "run_id": run_id, "kind": kind,
+        return json_response({"device_id": device_id, "run_id": run_id, "kind": kind,
                                   "segments": await history.segments(device_id, run_id, kind, limit)})
 
 
@@ -162,5 +162,5 @@ class HistoryAlerts(View):
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         await archived_summary(device_id, run_id)
-        return web.json_response({"device_id": device_id, "run_id": run_id,
+        return json_response({"device_id": device_id, "run_id": run_id,
                                   "alerts": await history.alerts(device_id, run_id, limit)})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aiohttp import web
 from faust.web import Request, Response, View
 
 from models.responses import ApiIndex
 from sports_prophet.app import app
+from web.json_response import json_response
 from web.openapi import documented
 
 
@@ -16,7 +16,7 @@ class Index(View):
     async def get(self, request: Request) -> Response:
         routes = sorted({(route.method, route.resource.canonical) for route in request.app.router.routes()
                          if route.method != "HEAD" and route.resource is not None})
-        return web.json_response({
+        return json_response({
             "service": "Sports Prophet",
             "dashboard": "/",
             "health": "/health",

@@ -13,7 +13,6 @@ import math
 import time
 from typing import Any, Awaitable, Callable
 
-from aiohttp import web
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from marshmallow import ValidationError
@@ -33,6 +32,7 @@ from sports_prophet.kafka import KafkaUnavailable, TopicPartitionMismatch
 from web.client_json import TooDeep, check_depth, decode
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
+from web.json_response import json_response
 from web.openapi import BAD_ID, BOTH_AWAY, NOT_JSON, TOO_LARGE, UNKNOWN_DEVICE, documented
 from web.rate_limit import DeviceRateLimits
 
@@ -181,7 +181,7 @@ class IngestBatch(View):
             raise ApiError(422, "no readings in the body", "send at least one reading")
         await check_batch(device_id, run_id, readings)
         await write(device, run_id, readings)
-        return web.json_response({"device_id": device_id, "run_id": run_id, "accepted": len(readings),
+        return json_response({"device_id": device_id, "run_id": run_id, "accepted": len(readings),
                                   "topic": run_topic(device_id, run_id)})
 
 
@@ -217,7 +217,7 @@ class SensorLoggerPush(View):
                   "accepted": len(readings), "left_out": left_out, "duplicate": False}
         state = await dedup.claim(device_id, message_id)
         if state is dedup.Claim.DONE:
-            return web.json_response({**answer, "accepted": 0, "duplicate": True})
+            return json_response({**answer, "accepted": 0, "duplicate": True})
         if state is dedup.Claim.IN_FLIGHT:
             raise ApiError(409, "this messageId is being written by another request", "retry in a few seconds")
         try:
@@ -227,4 +227,4 @@ class SensorLoggerPush(View):
             await dedup.release(device_id, message_id)
             raise
         await dedup.finish(device_id, message_id, len(readings))
-        return web.json_response(answer)
+        return json_response(answer)

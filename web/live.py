@@ -36,6 +36,7 @@ from sports_prophet.config import settings
 from web.devices import json_body, path_id
 from web.errors import ApiError, not_found
 from web.ingest import device_for_run, known_device
+from web.json_response import json_response, text
 from web.openapi import (BAD_ID, BOTH_AWAY, NO_OWNER, NOT_JSON, TOO_LARGE, UNKNOWN_DEVICE, UNKNOWN_RUN, documented,
                          websocket)
 from web.params import query_int
@@ -114,7 +115,7 @@ class StartStream(View):
         except ValidationError as exc:
             raise ApiError(422, "invalid run configuration", exc.messages) from exc
         await send_control(device_id, run_id, {"type": "config", "config": config})
-        return web.json_response({"status": "started", "device_id": device_id, "run_id": run_id, "config": config})
+        return json_response({"status": "started", "device_id": device_id, "run_id": run_id, "config": config})
 
 
 @app.page("/stop-stream/{device_id}/{run_id}")
@@ -125,7 +126,7 @@ class StopStream(View):
     async def post(self, request: Request, device_id: str, run_id: str) -> Response:
         local_run(device_id, run_id)
         await send_control(device_id, run_id, {"type": "stop"})
-        return web.json_response({"status": "stopping", "device_id": device_id, "run_id": run_id})
+        return json_response({"status": "stopping", "device_id": device_id, "run_id": run_id})
 
 
 @app.page("/get-stats/{device_id}/{run_id}")
@@ -141,7 +142,7 @@ class GetStats(View):
             raise ApiError(422, "invalid agg_type", f"use one of {', '.join(AGG_CHOICES)}")
         state = local_run(device_id, run_id)
         stats = RunStats.select(run_state.RUN_STATS.result(state["stats"]), agg_type)
-        return web.json_response({"device_id": device_id, "run_id": run_id, "agg_type": agg_type,
+        return json_response({"device_id": device_id, "run_id": run_id, "agg_type": agg_type,
                                   "count": state["readings"], "stats": stats})
 
 
@@ -167,7 +168,7 @@ class GetSpeed(View):
         motion = state["motion"]
         if motion is None or motion["fixes"] < 2:
             raise not_found("speed", f"{device_id}/{run_id} has fewer than two position fixes")
-        return web.json_response({"device_id": device_id, "run_id": run_id, "speed": motion["raw_speed_mps"],
+        return json_response({"device_id": device_id, "run_id": run_id, "speed": motion["raw_speed_mps"],
                                   "smoothed_speed": motion["speed_mps"], "timestamp": motion["last_t"],
                                   "unit": "m/s"})
 
@@ -203,7 +204,7 @@ class GetLatestStats(View):
         fields = measurement_fields(device.schema) if device else []
         columns = list(dict.fromkeys([*run_rows.window_columns(fields), *(c for row in rows for c in row)]))
         try:
-            return web.json_response(await query_windows(rows, columns, query))
+            return json_response(await query_windows(rows, columns, query))
         except ResultTooLarge as exc:
             raise ApiError(422, "the result is too large", str(exc)) from exc
         except QueryError as exc:
@@ -218,7 +219,7 @@ class RunSummary(View):
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         body = run_rows.summary(local_run(device_id, run_id))
         body["subscribed"] = run_topic(device_id, run_id) in subscription.subscribed
-        return web.json_response(body)
+        return json_response(body)
 
 
 @app.page("/runs/{device_id}/{run_id}/windows")
@@ -232,7 +233,7 @@ class RunWindows(View):
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         last = query_int(request, "last", DEFAULT_WINDOWS, settings.window_history + DEFAULT_WINDOWS)
         rows = window_rows(run_key(device_id, run_id), local_run(device_id, run_id))
-        return web.json_response({"device_id": device_id, "run_id": run_id, "windows": rows[-last:]})
+        return json_response({"device_id": device_id, "run_id": run_id, "windows": rows[-last:]})
 
 
 @app.page("/alerts/{device_id}/{run_id}")
@@ -241,7 +242,7 @@ class RunAlerts(View):
     @answered_by_owner
     async def get(self, request: Request, device_id: str, run_id: str) -> Response:
         state = local_run(device_id, run_id)
-        return web.json_response({"device_id": device_id, "run_id": run_id,
+        return json_response({"device_id": device_id, "run_id": run_id,
                                   "alerts": run_alerts.read(run_key(device_id, run_id), state["alerts"])})
 
 
@@ -297,7 +298,7 @@ class LiveRun(View):
             return run_rows.summary(state) if state else None
 
         await push_changes(key, local, f"/runs/{device_id}/{run_id}",
-                           lambda summary: ws.send_json({"type": "run", "run": summary}), lambda: ws.closed)
+                           lambda summary: ws.send_json({"type": "run", "run": summary}, dumps=text), lambda: ws.closed)
         return ws
 
 
@@ -339,10 +340,10 @@ class Runs(View):
     @documented("Every run any worker knows", tag="live", query=RunsQuery, ok=RunList)
     async def get(self, request: Request) -> Response:
         if request.query.get("local"):
-            return web.json_response({"runs": local_runs()})
+            return json_response({"runs": local_runs()})
         body = await from_every_worker("/runs", "runs", local_runs())
         body["runs"].sort(key=lambda r: (r["device_id"], r["run_id"]))
-        return web.json_response(body)
+        return json_response(body)
 
 
 def settings_url() -> str:

@@ -14,7 +14,6 @@ from typing import Any, Awaitable, Callable
 
 import aiohttp
 import mode
-from aiohttp import web
 from faust.web import Request, Response, View
 
 from agents import matches
@@ -29,6 +28,7 @@ from models.queries import MAX_HISTORY_LIMIT, MatchHistoryQuery, RunsQuery, Hist
 from models.responses import HistoryMatchesOut, MatchList, MatchOut, MatchTimelineOut, MatchWinProbabilityOut, Open
 from web.history import BAD_DAYS, on_days
 from web.ingest import batch_checks
+from web.json_response import json_response
 from web.live import ROUTE_TIMEOUT_S, from_every_worker, on_owner, owner_url, push_changes, warm_router
 from web.openapi import CASSANDRA_AWAY, NO_OWNER, documented
 from web.params import query_int
@@ -74,10 +74,10 @@ class Matches(View):
     @documented("Every match any worker knows", tag="matches", query=RunsQuery, ok=MatchList)
     async def get(self, request: Request) -> Response:
         if request.query.get("local"):
-            return web.json_response({"matches": matches.local_matches()})
+            return json_response({"matches": matches.local_matches()})
         body = await from_every_worker("/matches", "matches", matches.local_matches())
         body["matches"].sort(key=lambda m: m["match_id"])
-        return web.json_response(body)
+        return json_response(body)
 
 
 @app.page("/matches/{match_id}")
@@ -89,7 +89,7 @@ class MatchSummary(View):
                 errors=LIVE_MATCH_ERRORS)
     @answered_by_owner
     async def get(self, request: Request, match_id: str) -> Response:
-        return web.json_response(live_view(match_id, bool(request.query.get("points"))))
+        return json_response(live_view(match_id, bool(request.query.get("points"))))
 
 
 @app.page("/matches/{match_id}/timeline")
@@ -103,7 +103,7 @@ class MatchTimeline(View):
     async def get(self, request: Request, match_id: str) -> Response:
         last = query_int(request, "last", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         entries = local_match(match_id)["timeline"]
-        return web.json_response({"match_id": match_id, "timeline": entries[-last:]})
+        return json_response({"match_id": match_id, "timeline": entries[-last:]})
 
 
 @app.page("/matches/{match_id}/win-probability")
@@ -115,7 +115,7 @@ class MatchWinProbability(View):
     @answered_by_owner
     async def get(self, request: Request, match_id: str) -> Response:
         body = live_view(match_id, True)
-        return web.json_response({key: body[key] for key in
+        return json_response({key: body[key] for key in
                                   ("match_id", "status", "period", "minute", "score", "win_probability", "points")})
 
 
@@ -226,14 +226,14 @@ class HistoryMatches(View):
     @documented("Archived matches that started on some days", tag="history", query=HistoryDaysQuery,
                 ok=HistoryMatchesOut, errors={422: BAD_DAYS, 503: CASSANDRA_AWAY})
     async def get(self, request: Request) -> Response:
-        return web.json_response(await on_days(request, "matches", archive.matches_on))
+        return json_response(await on_days(request, "matches", archive.matches_on))
 
 
 @app.page("/history/matches/{match_id}")
 class HistoryMatch(View):
     @documented("An archived match's summary", tag="history", ok=Open, errors=ARCHIVED_MATCH_ERRORS)
     async def get(self, request: Request, match_id: str) -> Response:
-        return web.json_response(await archived_match(match_id))
+        return json_response(await archived_match(match_id))
 
 
 @app.page("/history/matches/{match_id}/timeline")
@@ -243,7 +243,7 @@ class HistoryMatchTimeline(View):
     async def get(self, request: Request, match_id: str) -> Response:
         limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         await archived_match(match_id)
-        return web.json_response({"match_id": match_id, "timeline": await archive.timeline(match_id, limit)})
+        return json_response({"match_id": match_id, "timeline": await archive.timeline(match_id, limit)})
 
 
 @app.page("/history/matches/{match_id}/win-probability")
@@ -254,5 +254,5 @@ class HistoryMatchWinProbability(View):
     async def get(self, request: Request, match_id: str) -> Response:
         limit = query_int(request, "limit", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
         found = await archived_match(match_id)
-        return web.json_response({"match_id": match_id, "win_probability": found["win_probability"],
+        return json_response({"match_id": match_id, "win_probability": found["win_probability"],
                                   "points": await archive.probabilities(match_id, limit)})

@@ -26,7 +26,6 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from aiohttp import web
 from faust.web import Request, Response, View
 from marshmallow import Schema
 
@@ -34,6 +33,7 @@ from models.queries import PathParameters
 from models.responses import ErrorSchema
 from sports_prophet.app import app
 from web.auth import Access, route_access
+from web.json_response import json_response
 
 log = logging.getLogger(__name__)
 
@@ -187,4 +187,4 @@ def document() -> dict[str, Any]:
 class OpenApiDocument(View):
     @documented("This document: the API in OpenAPI 3.1", tag="docs", ok=Reply({"type": "object"}))
     async def get(self, request: Request) -> Response:
-        return web.json_response(document())
+        return json_response(document())

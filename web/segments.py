@@ -4,7 +4,6 @@ run routes are; the archive's copy is `GET /history/runs/{device_id}/{run_id}/se
 
 from __future__ import annotations
 
-from aiohttp import web
 from faust.web import Request, Response, View
 from marshmallow import ValidationError
 
@@ -19,6 +18,7 @@ from sports_prophet.config import settings
 from web.devices import json_body
 from web.errors import ApiError
 from web.ingest import device_for_run
+from web.json_response import json_response
 from web.live import answered_by_owner, local_run
 from web.openapi import BAD_ID, BOTH_AWAY, NO_OWNER, NOT_JSON, TOO_LARGE, UNKNOWN_DEVICE, UNKNOWN_RUN, documented
 from web.params import query_int, segment_kind
@@ -45,7 +45,7 @@ class RunSegmentsView(View):
             closed = run_segment_rows.read(segment_rows_key(run_key(device_id, run_id), kind),
                                            state.get("segments_closed", {}).get(kind, 0))
             rows = closed[-last:] + segments.open_rows(segs, kind, state["last_t"], run_state.motion_counters(state))
-        return web.json_response({"device_id": device_id, "run_id": run_id, "kind": kind, "segments": rows})
+        return json_response({"device_id": device_id, "run_id": run_id, "kind": kind, "segments": rows})
 
 
 @app.page("/runs/{device_id}/{run_id}/markers")
@@ -66,4 +66,4 @@ class RunMarkers(View):
         except ValidationError as exc:
             raise ApiError(422, "invalid marker", exc.messages) from exc
         await send_control(device_id, run_id, {"type": "marker", **marker})
-        return web.json_response({"status": "marked", "device_id": device_id, "run_id": run_id, **marker})
+        return json_response({"status": "marked", "device_id": device_id, "run_id": run_id, **marker})

@@ -7,7 +7,6 @@ error frame and the connection stays open.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -27,6 +26,7 @@ from web.auth import presented_token
 from web.client_json import loads
 from web.errors import ApiError
 from web.ingest import check_batch, deliver, index_errors, rate_limits
+from web.json_response import text
 from web.openapi import BAD_ID, UNKNOWN_DEVICE, websocket
 
 log = logging.getLogger(__name__)
@@ -203,6 +203,6 @@ class StreamSession:
                               and transport.get_write_buffer_size() > ACK_BACKLOG_BYTES):
             return
         try:
-            await self.ws.send_str(json.dumps(message))
+            await self.ws.send_str(text(message))
         except ConnectionResetError:
             pass

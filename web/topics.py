@@ -4,7 +4,6 @@ state too (a run streamed again under the same id starts afresh); its archive st
 
 from __future__ import annotations
 
-from aiohttp import web
 from faust.web import Request, Response, View
 
 from agents.runs import delete_runs
@@ -16,6 +15,7 @@ from sports_prophet.app import app, gateway
 from sports_prophet.kafka import UnknownTopic
 from web.devices import path_id
 from web.errors import not_found
+from web.json_response import json_response
 from web.openapi import BAD_ID, KAFKA_AWAY, documented
 from web.params import query_int
 
@@ -33,7 +33,7 @@ async def existing_run_topic(device_id: str, run_id: str) -> str:
 class ListTopics(View):
     @documented("The run topics", tag="topics", ok=TopicList, errors={503: KAFKA_AWAY})
     async def get(self, request: Request) -> Response:
-        return web.json_response({"topics": await gateway.run_topics()})
+        return json_response({"topics": await gateway.run_topics()})
 
 
 @app.page("/get-topic-messages/{device_id}/{run_id}")
@@ -47,7 +47,7 @@ class TopicMessages(View):
         limit = query_int(request, "limit", DEFAULT_MESSAGES, MAX_MESSAGES)
         topic = await existing_run_topic(device_id, run_id)
         try:
-            return web.json_response({"messages": await gateway.latest_readings(topic, limit)})
+            return json_response({"messages": await gateway.latest_readings(topic, limit)})
         except UnknownTopic as exc:
             raise not_found("run", f"topic {topic} was deleted") from exc
 
@@ -59,7 +59,7 @@ class DeleteTopic(View):
     async def delete(self, request: Request, device_id: str, run_id: str) -> Response:
         topic = await existing_run_topic(device_id, run_id)
         await delete_runs([topic])
-        return web.json_response({"deleted": [topic]})
+        return json_response({"deleted": [topic]})
 
 
 @app.page("/delete-all-topics")
@@ -68,4 +68,4 @@ class DeleteAllTopics(View):
     async def delete(self, request: Request) -> Response:
         topics = await gateway.run_topics()
         await delete_runs(topics)
-        return web.json_response({"deleted": topics})
+        return json_response({"deleted": topics})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import web
 from faust.web import Request, Response, View
 from marshmallow import ValidationError
 
@@ -14,6 +13,7 @@ from models.webhook import WEBHOOK_ID_RULE, WebhookSchema
 from sports_prophet.app import app
 from web.devices import json_body
 from web.errors import ApiError, not_found
+from web.json_response import json_response
 from web.openapi import CASSANDRA_AWAY, NOT_JSON, TOO_LARGE, Reply, documented
 
 BAD_WEBHOOK_ID = f"A webhook_id that breaks {WEBHOOK_ID_RULE}"
@@ -39,12 +39,12 @@ class Webhooks(View):
         except ValidationError as exc:
             raise ApiError(422, "invalid webhook", exc.messages) from exc
         webhook = await webhooks.register(given["url"], given.get("device_id"), given.get("kind"), given.get("secret"))
-        return web.json_response(webhook.as_json(), status=201)
+        return json_response(webhook.as_json(), status=201)
 
     @documented("The registered webhooks (secrets are never shown)", tag="webhooks", ok=WebhookList,
                 errors={503: CASSANDRA_AWAY})
     async def get(self, request: Request) -> Response:
-        return web.json_response({"webhooks": [w.as_json() for w in await webhooks.all(fresh=True)]})
+        return json_response({"webhooks": [w.as_json() for w in await webhooks.all(fresh=True)]})
 
 
 @app.page("/webhooks/{webhook_id}")
@@ -54,7 +54,7 @@ class WebhookDetail(View):
     async def delete(self, request: Request, webhook_id: str) -> Response:
         if not await webhooks.delete(path_webhook_id(webhook_id)):
             raise not_found("webhook", f"{webhook_id!r} is not registered")
-        return web.json_response({"deleted": webhook_id})
+        return json_response({"deleted": webhook_id})
 
 
 @app.page("/webhooks/{webhook_id}/dead-letters")
@@ -65,4 +65,4 @@ class WebhookDeadLetters(View):
     async def get(self, request: Request, webhook_id: str) -> Response:
         if await webhooks.get(path_webhook_id(webhook_id)) is None:
             raise not_found("webhook", f"{webhook_id!r} is not registered")
-        return web.json_response({"webhook_id": webhook_id, "dead_letters": await webhooks.dead_letters(webhook_id)})
+        return json_response({"webhook_id": webhook_id, "dead_letters": await webhooks.dead_letters(webhook_id)})

@@ -20,6 +20,7 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 import sports_prophet.faust_fixes  # noqa: F401  (patches Faust before the app exists)
 import sports_prophet.rocksdb_memory  # noqa: F401  (one memory budget for every RocksDB table)
 from cql.registry import DeviceRegistry
+from sports_prophet import metrics
 from sports_prophet.config import settings
 from sports_prophet.kafka import CONSUMER_METADATA_MAX_AGE_MS, KafkaGateway
 from web.auth import Guard
@@ -121,3 +122,17 @@ async def freeze_startup_objects() -> None:
     await asyncio.sleep(GC_FREEZE_AFTER_S)
     gc.collect()
     gc.freeze()
+
+
+LOOP_PROBE_S = 0.01
+
+
+@app.task
+async def measure_loop_lag() -> None:
+    """Sample how long work holds the event loop (`sp_event_loop_lag_seconds`): the floor under every
+    live query's latency, and the figure bench/process.py reports beside the query p99."""
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(LOOP_PROBE_S)
+        metrics.loop_lag_seconds.observe(max(0.0, loop.time() - started - LOOP_PROBE_S))

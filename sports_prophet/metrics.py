@@ -38,3 +38,8 @@ sink_unwritten_records = Gauge("sp_sink_unwritten_records",
 request_seconds = Histogram("sp_request_seconds", "Time to answer an HTTP request, by route and method",
                             ["route", "method"], registry=REGISTRY,
                             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0))
+loop_lag_seconds = Histogram("sp_event_loop_lag_seconds",
+                             "How late the worker's event loop woke a 10 ms timer: what a query can wait "
+                             "behind ingest, the run agent and the sink, which share the loop",
+                             registry=REGISTRY,
+                             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))

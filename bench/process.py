@@ -5,7 +5,7 @@ on a quiet worker and again while a simulated 22-player match (10 Hz, events, we
 
 Run it with `scripts/bench process` (a freshly formatted stack of its own: a fresh app id replays
 every run topic in the cluster, so older topics would skew the figures). Starts its own workers.
-Usage: .venv/bin/python bench/process.py [--runs 8] [--readings-per-run 25000]
+Usage: .venv/bin/python bench/process.py [--runs 8] [--readings-per-run 25000] [--latency-only]
 """
 
 from __future__ import annotations
@@ -251,12 +251,32 @@ async def query_latency(url: str, device: str, run: str, clients: int, seconds: 
     return p50, p99, len(latencies)
 
 
-async def query_loads(url: str, device: str, run: str, seconds: float) -> list[tuple[str, tuple[float, float, int]]]:
-    """The query latency figures: 50 paced clients, 50 back-to-back, and wrk's 50 connections."""
+LAG_BUCKET = re.compile(r'^sp_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+
+
+async def loop_lag_counts(url: str) -> dict[float, float]:
+    """The worker's event-loop lag histogram (sp_event_loop_lag_seconds): cumulative count per bound."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as r:
+        return {float(le): float(count) for le, count in LAG_BUCKET.findall(await r.text())}
+
+
+def lag_p99_ms(before: dict[float, float], after: dict[float, float]) -> float:
+    """The bucket bound under which 99 % of the loop-lag samples between two scrapes fell, in ms."""
+    counts = {le: after[le] - before.get(le, 0.0) for le in sorted(after)}
+    total = counts.get(float("inf"), 0.0)
+    return next((le * 1000 for le, count in counts.items() if total and count >= 0.99 * total), float("nan"))
+
+
+async def query_loads(url: str, device: str, run: str, seconds: float
+                      ) -> tuple[list[tuple[str, tuple[float, float, int]]], float]:
+    """The query latency figures: 50 paced clients, 50 back-to-back, and wrk's 50 connections; and the
+    worker's event-loop lag p99 over them (what any query may wait behind other work)."""
+    lag_before = await loop_lag_counts(url)
     loads = [("50 clients x 20 req/s", await query_latency(url, device, run, 50, seconds / 2, 20)),
              ("50 clients back-to-back", await query_latency(url, device, run, 50, seconds / 2, None))]
     from_c = wrk_latency(url, f"/get-speed/{device}/{run}", 50, seconds / 2)
-    return loads + ([("wrk, 50 connections", from_c)] if from_c else [])
+    lag = lag_p99_ms(lag_before, await loop_lag_counts(url))
+    return loads + ([("wrk, 50 connections", from_c)] if from_c else []), lag
 
 
 async def match_streaming(url: str, match_id: str, simulator: subprocess.Popen, timeout: float = 120) -> None:
@@ -298,6 +318,8 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="duration of the freshness and query phases")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
                         help="skip sampling the worker with py-spy")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="skip the throughput passes: freshness and query latency only")
     args = parser.parse_args()
     device = f"bench_{uuid.uuid4().hex[:8]}"
     runs = [f"run_{i}" for i in range(args.runs)]
@@ -313,14 +335,14 @@ async def main() -> None:
         print(f"loading {total:,} readings into {args.runs} run topics ...", flush=True)
         await load_topics(device, runs, args.readings_per_run)
         topics = [f"readings.{device}.{run}" for run in runs]
-        print("plain aiokafka consumer ...", flush=True)
-        ceiling = await plain_consumer(topics, total)
-        print("one worker, until two passes in a row agree within 10% ...", flush=True)
-        profile = Profile() if args.profile else None
-        passes, settled = await stable_rate(folder, device, runs, args.readings_per_run, profile)
-        one = passes[-1]
-        print("two workers ...", flush=True)
-        two = await workers_rate(folder, 2, device, runs, args.readings_per_run)
+        profile = Profile() if args.profile and not args.latency_only else None
+        if not args.latency_only:
+            print("plain aiokafka consumer ...", flush=True)
+            ceiling = await plain_consumer(topics, total)
+            print("one worker, until two passes in a row agree within 10% ...", flush=True)
+            passes, settled = await stable_rate(folder, device, runs, args.readings_per_run, profile)
+            print("two workers ...", flush=True)
+            two = await workers_rate(folder, 2, device, runs, args.readings_per_run)
 
         print("freshness and query latency (one worker) ...", flush=True)
         live = WorkerProcess(folder, "bench-live", {"SP_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}).start()
@@ -347,13 +369,14 @@ async def main() -> None:
             live.stop()
 
     print(f"\n{'what':58} {'figure':>14} {'vs ceiling':>11}")
-    print(f"{'plain aiokafka consumer, decode + count (ceiling)':58} {ceiling:11,.0f} r/s {1:10.2f}x")
-    for label, (from_start, steady) in (("one worker", one), ("two workers", two)):
-        print(f"{label + ', readings processed into tables, steady state':58} {steady:11,.0f} r/s "
-              f"{steady / ceiling:10.2f}x")
-        print(f"{label + ', the same from its start':58} {from_start:11,.0f} r/s {from_start / ceiling:10.2f}x")
-    print(f"{'one worker, every pass (steady r/s)':58} {' '.join(f'{p[1]:,.0f}' for p in passes)}"
-          f"{'' if settled else '  (did not settle within 10%)'}")
+    if not args.latency_only:
+        print(f"{'plain aiokafka consumer, decode + count (ceiling)':58} {ceiling:11,.0f} r/s {1:10.2f}x")
+        for label, (from_start, steady) in (("one worker", passes[-1]), ("two workers", two)):
+            print(f"{label + ', readings processed into tables, steady state':58} {steady:11,.0f} r/s "
+                  f"{steady / ceiling:10.2f}x")
+            print(f"{label + ', the same from its start':58} {from_start:11,.0f} r/s {from_start / ceiling:10.2f}x")
+        print(f"{'one worker, every pass (steady r/s)':58} {' '.join(f'{p[1]:,.0f}' for p in passes)}"
+              f"{'' if settled else '  (did not settle within 10%)'}")
     print(f"{'freshness p50 / p99, ack -> /get-speed (' + str(len(fresh.latencies)) + ' probes)':58} "
           f"{fresh.p50:6.1f} / {fresh.p99:5.1f} ms")
     print(f"{'probes slower than 1 s: count, worst':58} {len(fresh.slow):6d} / "
@@ -361,8 +384,10 @@ async def main() -> None:
     for line in recovered[:5]:
         print(f"  worker log: {line.strip()[:150]}")
     for during, loads in (("", quiet), (", match streaming", streaming)):
-        for label, (p50, p99, n) in loads:
+        figures, lag = loads
+        for label, (p50, p99, n) in figures:
             print(f"{'query p50 / p99, ' + label + during + ' (' + str(n) + ')':58} {p50:6.1f} / {p99:5.1f} ms")
+        print(f"{'event-loop lag p99 (bucket bound) over those' + during:58} {'<= ' + format(lag, 'g'):>14} ms")
     print(f"{'a new run: first ingest -> visible in /get-speed (rebalance)':58} {fresh.new_run_ms:11,.0f} ms")
     print(f"(records of {RECORD_READINGS} readings; 'from its start' includes start-up and run discovery)")
     if profile is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -29,6 +30,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from cpu import CpuSnapshot
 from ingest import raw_producer, reading                 # bench/ingest.py: the same producer baseline
 from process import SCHEMA, T0, plain_consumer                # bench/process.py
 from sampling import Profile, sampled
@@ -89,6 +91,8 @@ class Step:
     lag_end: int = 0              # acked - processed at the step's end
     archive_lag_end: int = 0
     lags: list[tuple[float, int, int]] = field(default_factory=list)
+    cpu_us: dict[str, float] = field(default_factory=dict)   # CPU µs per processed reading, by process
+    cores_busy: float = 0.0
 
     @property
     def kept_up(self) -> bool:
@@ -126,6 +130,7 @@ class Bench:
         result = Step(rate, seconds)
         processed0, archived0 = await self.counts(http, admin, consumer)
         acked0 = self.load.acked
+        cpu0 = self.cpu()
         started = time.perf_counter()
         clients = [asyncio.create_task(stream_run(http, self.workers[i % len(self.workers)].url, self.device, run, i,
                                                   rate / len(self.runs), self.batch, seconds, self.sent, self.load))
@@ -145,7 +150,13 @@ class Bench:
         result.processed = (processed - processed0) / elapsed
         result.archived = (stored - archived0) / elapsed
         result.lag_end, result.archive_lag_end = self.load.acked - processed, self.load.acked - stored
+        cpu1 = self.cpu()
+        result.cpu_us, result.cores_busy = cpu0.per_unit_us(cpu1, processed - processed0), cpu0.cores_busy(cpu1)
         return result
+
+    def cpu(self) -> CpuSnapshot:
+        return CpuSnapshot.take({"workers": [w.proc.pid for w in self.workers if w.proc is not None],
+                                 "clients (this bench)": [os.getpid()]})
 
     async def drain(self, http: aiohttp.ClientSession, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
         """Wait until every acked reading is processed and archived, so the next step starts level."""
@@ -233,6 +244,14 @@ def report(steps: list[Step], held: Step | None, profile: Profile, produce: floa
         print(f"\nheld {held.rate:,.0f}/s for {held.seconds:.0f} s: mean lag (tables, archive) "
               f"{sum(l[1] for l in first) / len(first):,.0f} / {sum(l[2] for l in first) / len(first):,.0f} in its first "
               f"third, {sum(l[1] for l in last) / len(last):,.0f} / {sum(l[2] for l in last) / len(last):,.0f} in its last")
+    measured = held if held is not None else (steps[-1] if steps else None)
+    if measured is not None and measured.cpu_us:
+        print(f"\nCPU per processed reading at {measured.rate:,.0f}/s offered ({measured.cores_busy:.2f} of "
+              f"{os.cpu_count()} cores busy), by process:")
+        for name, us in measured.cpu_us.items():
+            print(f"  {name:28} {us:7.1f} µs")
+        ceiling = (os.cpu_count() or 1) * 1e6 / measured.cpu_us["machine"]
+        print(f"  -> every core of the machine at this cost: {ceiling:,.0f} readings/s")
     if profile.samples:
         print(f"\nthe first worker, py-spy while held (stacks in {STACKS}):\n{profile.table()}")
 

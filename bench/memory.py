@@ -8,7 +8,7 @@ Each phase runs on a fresh worker and deletes its run topics at its end.
    worker every time: RSS at the end, and the memory each run adds.
 
 Run it with `scripts/bench memory` (a freshly formatted stack of its own). Starts its own workers.
-Usage: .venv/bin/python bench/memory.py [--speedup 10] [--minutes 3]
+Usage: .venv/bin/python bench/memory.py [--speedup 10] [--minutes 3] [--match-only]
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from sports_prophet.config import REPO_ROOT
 from sports_prophet.ops.worker_process import WorkerProcess
 
 MATCH_SECONDS = 90 * 60
+FULL_TIME_MINUTE = 90.0
+CATCH_UP_S = 20 * 60           # how long a worker behind the simulator is followed once it has sent all
 PLAYERS = 22
 
 
@@ -62,10 +64,15 @@ def whole_match(folder: Path, speedup: float) -> list[tuple[float, float]]:
     try:
         match_id = f"m{uuid.uuid4().hex[:6]}"
         sim = simulate(worker.url, folder, match_id, speedup, MATCH_SECONDS, extras=True)
-        while sim.poll() is None:
+        caught_up_by = None
+        while sim.poll() is None or (samples[-1][0] < FULL_TIME_MINUTE
+                                     and (caught_up_by is None or time.monotonic() < caught_up_by)):
             time.sleep(30)
             samples.append((match_minute(worker, match_id), rss_mb(worker.proc.pid)))
-            print(f"  match minute {samples[-1][0]:5.1f}: worker RSS {samples[-1][1]:6.0f} MB", flush=True)
+            print(f"  match minute {samples[-1][0]:5.1f}: worker RSS {samples[-1][1]:6.0f} MB"
+                  f"{'' if caught_up_by is None else ' (the simulator is done; the worker catches up)'}", flush=True)
+            if caught_up_by is None and sim.poll() is not None:
+                caught_up_by = time.monotonic() + CATCH_UP_S
         if sim.returncode != 0:
             raise RuntimeError(f"the simulator failed; see {folder}/sim-*.log")
         return samples
@@ -106,11 +113,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speedup", type=float, default=10.0, help="match time per real second (whole match)")
     parser.add_argument("--minutes", type=float, default=3.0, help="real minutes of each runs-at-once phase")
+    parser.add_argument("--match-only", dest="runs", action="store_false", help="skip the runs-at-once phases")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         by_runs = {}
-        for runs in (0, PLAYERS, 10 * PLAYERS):
+        for runs in (0, PLAYERS, 10 * PLAYERS) if args.runs else ():
             print(f"{runs} runs at once for {args.minutes:g} min ...", flush=True)
             by_runs[runs] = runs_at_once(folder, runs, args.minutes)
         print(f"one 90-minute match at {args.speedup:g}x ...", flush=True)
@@ -121,10 +129,14 @@ def main() -> None:
         print(f"{'one match (24 runs), match minute ' + format(minute, '.0f'):58} {mb:7.0f} MB")
     print(f"{'  growth over the second half (minute 45 to 90)':58} "
           f"{match[-1][1] - min((s for s in match if s[0] == s[0]), key=lambda s: abs(s[0] - 45))[1]:+7.0f} MB")
+    if match[-1][0] < FULL_TIME_MINUTE:
+        print(f"  the worker did not keep up: at minute {match[-1][0]:.0f} {CATCH_UP_S / 60:.0f} min after the "
+              f"simulator ended")
     for runs, mb in by_runs.items():
         print(f"{f'{runs} runs streaming at 10 Hz for {args.minutes:g} min (fresh worker)':58} {mb:7.0f} MB")
-    per_run = (by_runs[10 * PLAYERS] - by_runs[PLAYERS]) / (9 * PLAYERS)
-    print(f"{'  memory per extra active run (22 -> 220 runs)':58} {per_run * 1024:7.0f} kB")
+    if by_runs:
+        per_run = (by_runs[10 * PLAYERS] - by_runs[PLAYERS]) / (9 * PLAYERS)
+        print(f"{'  memory per extra active run (22 -> 220 runs)':58} {per_run * 1024:7.0f} kB")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The run agent's batch path (`run_state.apply_burst`, numpy over a record's columns) against the
+"""The run agent's batch path (`run_state.apply_columns`, numpy over a record's columns) against the
 per-reading reference (`run_state.apply_readings`): the same state (forecasts too), closed windows and alerts to 1e-9,
 for random tracks with out-of-order, duplicate and glitch fixes, odd field values and random batchings."""
 
@@ -70,7 +70,7 @@ def test_the_batch_path_equals_the_per_reading_path(drawn, trigger_ranges, cuts,
     for offset, (a, b) in enumerate(zip(bounds, bounds[1:])):
         reference, closed_ref, alerts_ref = run_state.apply_readings(reference, readings[a:b], offset, 1.0, GRACE,
                                                                      "timestamp")
-        batch, closed, alerts = run_state.apply_burst(batch, readings[a:b], offset, 1.0, GRACE, "timestamp")
+        batch, closed, alerts = run_state.apply_columns(batch, readings[a:b], offset, 1.0, GRACE, "timestamp")
         close(closed_ref, closed, "closed")
         close(alerts_ref, alerts, "alerts")
         close(reference, batch, "state")
@@ -82,8 +82,8 @@ def test_the_batch_path_equals_the_per_reading_path(drawn, trigger_ranges, cuts,
 
 def test_a_replayed_record_changes_nothing_on_the_batch_path():
     readings = readings_of([(0.1, i, 0.0, 120) for i in range(10)])
-    state, _, _ = run_state.apply_burst(run_state.new_run("gps", "r1", 5.0), readings, 3, 0.0, GRACE, "timestamp")
-    again, closed, alerts = run_state.apply_burst(state, readings, 3, 0.0, GRACE, "timestamp")
+    state, _, _ = run_state.apply_columns(run_state.new_run("gps", "r1", 5.0), readings, 3, 0.0, GRACE, "timestamp")
+    again, closed, alerts = run_state.apply_columns(state, readings, 3, 0.0, GRACE, "timestamp")
     assert again is state and closed == [] and alerts == []
 
 

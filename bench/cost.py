@@ -6,7 +6,8 @@ load, and which stage to speed up next.
 - gateway: parse an HTTP batch body and validate it against the device's schema (web/ingest.py);
 - gateway, marshmallow alone: the same validation as before the compiled check (the baseline);
 - agent: apply a record's readings to its run (run_state.apply_burst: stats, windows, triggers,
-  motion), and the per-reading reference (apply_readings);
+  motion), and the per-reading reference (apply_readings); and records of 2 readings, as a
+  WebSocket stream's hold, against the numpy path alone (apply_columns), which took them all before;
 - archive: turn a record into its Cassandra rows and bind them into unlogged batches (cql/archive.py),
   against binding one INSERT per row, as the plain driver baseline of bench/sink.py does.
 The archive rows need a Cassandra to prepare their statements against (`scripts/bench cost`).
@@ -62,11 +63,11 @@ def main() -> None:
             for reading in orjson.loads(body):
                 validator.validate(reading)
 
-    def agent(apply: Callable) -> Callable[[], None]:
+    def agent(apply: Callable, per_record: int = size) -> Callable[[], None]:
         def run() -> None:
             state = run_state.new_run("d", "r", 10.0)
-            for offset, record in enumerate(records):
-                state, _, _ = apply(state, record["readings"], offset, T0, 5.0, "timestamp")
+            for offset, start in enumerate(range(0, n, per_record)):
+                state, _, _ = apply(state, stamped[start:start + per_record], offset, T0, 5.0, "timestamp")
         return run
 
     def archive() -> None:
@@ -84,13 +85,16 @@ def main() -> None:
         ("gateway: validate with marshmallow alone (baseline)", cpu_us_per_reading(marshmallow, n)),
         ("agent: apply_burst (stats, windows, triggers, motion)", cpu_us_per_reading(agent(run_state.apply_burst), n)),
         ("agent: apply_readings, per reading (reference)", cpu_us_per_reading(agent(run_state.apply_readings), n)),
+        ("agent: records of 2 readings (a WebSocket stream's)", cpu_us_per_reading(agent(run_state.apply_burst, 2), n)),
+        ("agent: the same in numpy (apply_columns: the baseline)",
+         cpu_us_per_reading(agent(run_state.apply_columns, 2), n)),
         ("archive: rows + unlogged batches bound", cpu_us_per_reading(archive, n)),
         ("archive: one INSERT bound per row (baseline)", cpu_us_per_reading(one_insert_per_row, n)),
     ]
     print(f"\n{'stage (' + str(size) + ' readings per request/record)':58} {'CPU µs/reading':>15} {'readings/s/core':>16}")
     for name, us in rows:
         print(f"{name:58} {us:15.1f} {1e6 / us:16,.0f}")
-    path = rows[0][1] + rows[2][1] + rows[4][1]
+    path = rows[0][1] + rows[2][1] + rows[6][1]
     print(f"{'whole path: gateway + apply_burst + archive':58} {path:15.1f} {1e6 / path:16,.0f}")
     print("(CPU time of this process only; Faust's per-record cost, Kafka's and Cassandra's own are not in it)")
 

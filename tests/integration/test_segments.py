@@ -16,7 +16,7 @@ from sports_prophet.config import settings
 from tests.integration.conftest import TEST_ENV, register, unique, wait_for
 from tests.integration.test_live import get, post, stream
 from agents.segments import crossing
-from tests.unit.test_segments import T0, between, brute_force_peak, circle, cumulative, xy_readings
+from tests.unit.test_segments import MM, T0, between, brute_force_peak, circle, cumulative, xy_readings
 
 pytestmark = pytest.mark.integration
 
@@ -73,9 +73,10 @@ async def test_intervals_laps_periods_and_peaks_live_and_archived(http, worker):
     steps = [(t, state["distance_m"] - before["distance_m"], state["hsr_distance_m"] - before["hsr_distance_m"])
              for (_, before), (t, state) in zip(history, history[1:])]
     for peak in peaks:
-        assert peak["distance_m"] == pytest.approx(brute_force_peak([(t, d) for t, d, _ in steps], peak["window_s"]))
+        assert peak["distance_m"] == pytest.approx(brute_force_peak([(t, d) for t, d, _ in steps], peak["window_s"]),
+                                                   abs=MM)
         assert peak["hsr_distance_m"] == pytest.approx(brute_force_peak([(t, h) for t, _, h in steps],
-                                                                        peak["window_s"]))
+                                                                        peak["window_s"]), abs=MM)
     assert peaks[0]["hsr_distance_m"] > 0
     async with http.get(f"{worker.url}/runs/{device}/{run}/segments?kind=sideways") as r:
         assert r.status == 422

@@ -82,6 +82,10 @@ class Settings:
     readings_per_record: int = _setting(
         "SP_READINGS_PER_RECORD", "500",
         "Most readings packed into one Kafka record (Faust's cost is per record, not per reading)", int)
+    ingest_linger_ms: float = _setting(
+        "SP_INGEST_LINGER_MS", "50",
+        "How long a WebSocket whose frames come faster than this waits to pack more of them into its next "
+        "Kafka record (0: never)", float)
     device_rate_limit: float = _setting(
         "SP_DEVICE_RATE_LIMIT", "0",
         "Readings/s one device may ingest through one worker, in bursts of 2 s worth (0: no limit)", float)

@@ -7,7 +7,10 @@ import json
 
 import pytest
 import websockets
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from models.run import run_topic
+from sports_prophet.config import settings
 from tests.integration.conftest import create_topic, register, unique, wait_for
 
 pytestmark = pytest.mark.integration
@@ -40,6 +43,39 @@ async def test_websocket_readings_are_acked_and_read_back_newest_first(http, wor
     got = await messages(http, worker, device, run)
     assert got == [fix(i) for i in reversed(range(12))]
     assert await messages(http, worker, device, run, limit=1) == [fix(11)]
+
+
+async def run_topic_records(device: str, run: str) -> int:
+    """How many Kafka records the run's topic holds (all partitions)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(run_topic(device, run), p) for p in range(settings.topic_partitions)]
+        return sum((await consumer.end_offsets(tps)).values())
+    finally:
+        await consumer.stop()
+
+
+async def test_a_fast_websocket_stream_is_packed_into_fewer_records(http, worker):
+    """Frames 5 ms apart (a 10 Hz device replayed at 20x) linger up to SP_INGEST_LINGER_MS (50 ms) for
+    more: ~10 frames a record, where writing whatever arrived during the last write gave one or two."""
+    device, run = await register(http, worker), unique("run")
+    frames = 200
+    async with websockets.connect(f"{worker.ws_url}/send-stream/{device}/{run}") as ws:
+        async def acks() -> dict:
+            reply: dict = {"ack": 0}
+            while reply["ack"] < frames:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert "error" not in reply, reply
+            return reply
+        acked = asyncio.create_task(acks())
+        for i in range(frames):
+            await ws.send(json.dumps(fix(i)))
+            await asyncio.sleep(0.005)
+        assert (await acked)["readings"] == frames
+    records = await run_topic_records(device, run)
+    assert 0 < records <= frames / 4, records
+    assert len(await messages(http, worker, device, run, limit=frames)) == frames
 
 
 @pytest.mark.parametrize("frame, mentions", [

@@ -101,9 +101,13 @@ async def measure(case: Case, rate: float, seconds: float, folder: Path) -> None
             case.rss_mb = tuple(rss_mb(w.proc.pid) for w in workers if w.proc is not None)
         print("  plain aiokafka consumer over the same topics ...", flush=True)
         case.ceiling = await plain_consumer(sorted(bench.topics), bench.load.acked)
-    except RuntimeError as exc:                  # a case that breaks is a finding: report it, go on
+    except (RuntimeError, aiohttp.ClientError) as exc:      # a case that breaks is a finding: report it, go on
         case.error = str(exc).splitlines()[0][:160]
-        print(f"  FAILED: {case.error}\n{workers[0].log_tail(20)}", flush=True)
+        print(f"  FAILED: {case.error}", flush=True)
+        for worker in workers:
+            exited = worker.proc is not None and worker.proc.poll() is not None
+            print(f"  {worker.log_path.stem}{' EXITED with ' + str(worker.proc.returncode) if exited else ''}, its log's end:\n"
+                  f"{worker.log_tail(20)}", flush=True)
     finally:
         try:
             urllib.request.urlopen(urllib.request.Request(f"{workers[0].url}/delete-all-topics", method="DELETE"),

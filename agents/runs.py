@@ -110,8 +110,8 @@ def joinable(a: Record, b: Record) -> bool:
     """Whether `b` follows `a` in its partition as more readings of the same run, to apply as one burst
     (the run state is the same as applying them one by one, but for the order of readings whose times
     overlap across the two, which a burst sorts)."""
-    return (b.offset == a.through + 1 and a.value.get("type", "readings") == b.value.get("type", "readings")
-            == "readings" and a.value.get("time_field") == b.value.get("time_field")
+    return (b.offset == a.through + 1 and all(r.value.get("type", "readings") == "readings" for r in (a, b))
+            and a.value.get("time_field") == b.value.get("time_field")
             and a.value.get("since") == b.value.get("since") and not matches.is_match_feed(a.key)
             and len(a.value["readings"]) + len(b.value["readings"]) <= MAX_JOINED_READINGS)
 

@@ -27,6 +27,7 @@ from typing import Iterator
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
 
 from memory import simulate                       # bench/memory.py: a simulated match in its own process
 from sampling import Profile, sampled             # bench/sampling.py: py-spy, attached from outside
@@ -251,13 +252,12 @@ async def query_latency(url: str, device: str, run: str, clients: int, seconds: 
     return p50, p99, len(latencies)
 
 
-LAG_BUCKET = re.compile(r'^sp_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
-
-
 async def loop_lag_counts(url: str) -> dict[float, float]:
     """The worker's event-loop lag histogram (sp_event_loop_lag_seconds): cumulative count per bound."""
     async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as r:
-        return {float(le): float(count) for le, count in LAG_BUCKET.findall(await r.text())}
+        text = await r.text()
+    return {float(sample.labels["le"]): sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == "sp_event_loop_lag_seconds_bucket"}
 
 
 def lag_p99_ms(before: dict[float, float], after: dict[float, float]) -> float:

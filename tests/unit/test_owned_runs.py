@@ -76,3 +76,20 @@ def test_the_watchdog_reads_no_run_from_the_table_once_the_cache_is_loaded(monke
         asyncio.run(skipped.watch())
     assert table.reads == 0
     assert not skipped.behind                        # and every run is judged as before: none is behind
+
+
+def test_a_state_read_while_the_changelog_is_still_being_applied_is_not_served_after_the_recovery() -> None:
+    """A worker back from a stop answered a query mid-recovery with the run's state from before it
+    stopped; that state stayed cached, and the worker served it for good."""
+    table = CountingTable({b"gps/r1": {"readings": 1000}})
+    runs = OwnedRuns(table)
+    runs.forget_all()                                # a rebalance: Faust starts applying the changelog
+    assert runs.get("gps/r1") == {"readings": 1000}  # a query meanwhile sees the local store as it is
+    table[b"gps/r1"] = {"readings": 3000}            # the changelog's newer state lands
+    assert runs.get("gps/r1") == {"readings": 3000}
+    runs.load_all()                                  # recovery complete
+    assert runs.get("gps/r1") == runs.known("gps/r1") == {"readings": 3000}
+    del table[b"gps/r1"]                             # the table is the truth once loaded, too
+    table[b"gps/r2"] = {"readings": 5}
+    runs.load_all()
+    assert runs.known("gps/r1") is None and runs.known("gps/r2") == {"readings": 5}

@@ -70,6 +70,11 @@ class BackgroundRuns:
         return self.acked
 
 
+def lines_about(worker, run: str, most: int = 80) -> str:
+    """The worker's log lines that name the run (and its topic), the last `most` of them."""
+    return "\n".join([line for line in worker.log_path.read_text(errors="replace").splitlines() if run in line][-most:])
+
+
 def assert_alive(workers) -> None:
     for w in workers:
         assert w.proc.poll() is None, f"worker on {w.port} exited ({w.proc.returncode}):\n{w.log_tail(60)}"
@@ -130,8 +135,14 @@ async def test_a_worker_down_while_a_run_was_deleted_and_streamed_again_agrees_w
     async with http.post(f"{a.url}/ingest/{device}/{run}", json=again) as r:
         assert r.status == 200, await r.text()
     b.start()
-    await wait_for(lambda: counted_everywhere(http, (a, b), device, [run], READINGS_PER_RUN), timeout=120, interval=0.5,
-                   what="the run streamed again counted afresh on both workers")
+    try:
+        await wait_for(lambda: counted_everywhere(http, (a, b), device, [run], READINGS_PER_RUN), timeout=120,
+                       interval=0.5, what="the run streamed again counted afresh on both workers")
+    except AssertionError as exc:
+        answers = await miscounted(http, (a, b), device, {run: READINGS_PER_RUN})
+        raise AssertionError(f"{exc}; differing (port:run → readings): {answers}\n"
+                             + "\n".join(f"--- worker on {w.port}, its lines about the run:\n{lines_about(w, run)}"
+                                         for w in (a, b))) from exc
     for w in (a, b):
         async with http.get(f"{w.url}/runs/{device}/{run}") as r:
             assert (await r.json())["first_t"] == again[0]["timestamp"]

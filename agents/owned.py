@@ -67,8 +67,9 @@ run_alerts = RunRows(alert_chunks, settings.alert_history)
 run_segment_rows = RunRows(segment_chunks, settings.segment_history)
 
 
-def segment_rows_key(key: str, kind: str) -> str:
-    """A run's closed segments of one kind are rows of their own (agents/segments.py)."""
+def list_rows_key(key: str, kind: str) -> str:
+    """Where a run's rows of one kind live when it keeps several lists: its closed segments of each
+    kind (agents/segments.py), a match's timeline and win-probability points (agents/matches.py)."""
     return f"{key}@{kind}"
 
 

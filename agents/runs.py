@@ -19,7 +19,7 @@ from faust.types import EventT
 from agents import matches, run_rows, run_state, segments
 from agents.acks import changelog_ebbed, flushed_acks
 from agents.discovery import subscription
-from agents.owned import owned, run_alerts, run_segment_rows, run_windows, segment_rows_key
+from agents.owned import list_rows_key, owned, run_alerts, run_segment_rows, run_windows
 from agents.statuses import run_statuses
 from agents.watchdog import skipped
 from agents.topics import alerts_topic, control_topic, outputs_topic
@@ -332,7 +332,7 @@ def store_segments(key: str, state: dict[str, Any]) -> tuple[dict[str, Any], lis
     for kind in segments.KINDS:
         of_kind = [row for row in rows if row["kind"] == kind]
         if of_kind:
-            counts[kind] = run_segment_rows.append(segment_rows_key(key, kind), counts.get(kind, 0), of_kind)
+            counts[kind] = run_segment_rows.append(list_rows_key(key, kind), counts.get(kind, 0), of_kind)
     return {**state, "segments": segs, "segments_closed": counts}, rows
 
 
@@ -347,7 +347,7 @@ async def forget_run(key: str, deleted: dict[str, Any]) -> None:
         run_windows.clear(key, state.get("windows_closed", 0))
         run_alerts.clear(key, state.get("alerts", 0))
         for kind, count in state.get("segments_closed", {}).items():
-            run_segment_rows.clear(segment_rows_key(key, kind), count)
+            run_segment_rows.clear(list_rows_key(key, kind), count)
     owned.put(key, run_state.deleted_run(deleted["device_id"], deleted["run_id"], deleted["at"]))
     if matches.is_match_feed(key):
         matches.forget(key)

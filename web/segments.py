@@ -8,7 +8,7 @@ from faust.web import Request, Response, View
 from marshmallow import ValidationError
 
 from agents import run_state, segments
-from agents.owned import run_segment_rows, segment_rows_key
+from agents.owned import list_rows_key, run_segment_rows
 from agents.runs import send_control
 from models.queries import DEFAULT_SEGMENTS, MarkerBody, SegmentsQuery
 from models.responses import MarkerAccepted, RunSegments
@@ -42,7 +42,7 @@ class RunSegmentsView(View):
         if kind == "peaks":
             rows = segments.peak_rows(segs)
         else:
-            closed = run_segment_rows.read(segment_rows_key(run_key(device_id, run_id), kind),
+            closed = run_segment_rows.read(list_rows_key(run_key(device_id, run_id), kind),
                                            state.get("segments_closed", {}).get(kind, 0))
             rows = closed[-last:] + segments.open_rows(segs, kind, state["last_t"], run_state.motion_counters(state))
         return json_response({"device_id": device_id, "run_id": run_id, "kind": kind, "segments": rows})

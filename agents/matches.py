@@ -1,4 +1,4 @@
-"""The match agent: each match's live state, timeline and win-probability series in a RocksDB table.
+"""The match agent: each match's live state, timeline and win-probability series in RocksDB tables.
 
 A match feed is a run of the device `match_events` (run id = the match id), so the run agent
 (agents/runs.py) already brings every record of it, exactly once and in order, to the worker that
@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from agents.match_state import MatchEventError, MatchUpdate, apply_events, apply_setup, new_match, reject, summary
+from agents.owned import RunRows, list_rows_key
 from agents.segments import whistle_markers
 from agents.statuses import run_statuses
 from agents.topics import outputs_topic
@@ -31,9 +32,15 @@ from sports_prophet.kafka import KafkaUnavailable
 log = logging.getLogger(__name__)
 
 # Keys are raw bytes like the run tables' (agents/owned.py): a query is routed by the same hash.
-# One table, not one per list: every table adds its changelog partitions to each rebalance's recovery.
-# A value is {"state": the reducer's state, "timeline": [...], "probabilities": [...]}.
+# A value is {"state": the reducer's state, "timeline": n, "probabilities": m}: how many rows of each
+# list the match ever appended to `match_rows`. Kept in the value itself, a match's 1,000 newest
+# timeline events and points were decoded, rewritten and sent to the changelog with every event, a
+# pass every few seconds, and decoded again by every query, the gateway's clock check of each event too.
 matches = app.Table("matches", default=None, key_type=bytes, partitions=settings.topic_partitions)
+# One chunk table for both lists: every table adds its changelog partitions to each rebalance's recovery.
+match_row_chunks = app.Table("match-row-chunks", default=list, key_type=bytes, partitions=settings.topic_partitions)
+match_rows = RunRows(match_row_chunks, settings.match_history)
+TIMELINE, POINTS = "timeline", "probabilities"
 
 
 def match_key(match_id: str) -> str:
@@ -45,8 +52,25 @@ def is_match_feed(key: str) -> bool:
 
 
 def get_match(match_id: str) -> dict[str, Any] | None:
-    """The match's table value: its state, timeline and win-probability points; None if unknown."""
+    """The match's table value (its state, and how many rows of each list it has); None if unknown."""
     return matches.get(match_key(match_id).encode())
+
+
+def match_list(match_id: str, value: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The match's newest rows of one list (TIMELINE or POINTS), oldest first."""
+    count = value[kind]
+    if isinstance(count, list):                      # a value written with the lists inside it
+        return count
+    return match_rows.read(list_rows_key(match_key(match_id), kind), count)
+
+
+def appended(key: str, value: dict[str, Any], kind: str, rows: list[dict[str, Any]]) -> int:
+    """Append rows to one of the match's lists; returns its new count. The lists of a value written
+    with them inside it move to the chunk table first."""
+    count = value[kind]
+    if isinstance(count, list):
+        rows, count = count + rows, 0
+    return match_rows.append(list_rows_key(key, kind), count, rows) if rows else count
 
 
 def local_matches() -> list[dict[str, Any]]:
@@ -77,14 +101,15 @@ def update_for(state: dict[str, Any], value: dict[str, Any]) -> MatchUpdate:
 async def take(key: str, value: dict[str, Any], offset: int) -> None:
     """Apply one record of a match feed's run topic to its match (once: replays are skipped)."""
     raw_key = key.encode()
-    kept = matches.get(raw_key) or {"state": new_match(split_run_key(key)[1]), "timeline": [], "probabilities": []}
+    kept = matches.get(raw_key) or {"state": new_match(split_run_key(key)[1]), TIMELINE: 0, POINTS: 0}
     if offset < kept["state"].get("source_next", 0):
         return
     update = update_for(kept["state"], value)
     new = {**update.state, "source_next": offset + 1}
     await mark_player_runs(new["match_id"], whistle_markers(update.timeline))
-    matches[raw_key] = {"state": new, "timeline": (kept["timeline"] + update.timeline)[-settings.match_history:],
-                        "probabilities": (kept["probabilities"] + update.points)[-settings.match_history:]}
+    # The rows first, the counts with the state after: a crash in between appends them again, in place.
+    matches[raw_key] = {"state": new, TIMELINE: appended(key, kept, TIMELINE, update.timeline),
+                        POINTS: appended(key, kept, POINTS, update.points)}
     for entry in update.timeline:
         await outputs_topic.send(key=raw_key, value={"type": "match_event", "match_id": new["match_id"],
                                                       "entry": entry})
@@ -120,5 +145,10 @@ async def mark_player_runs(match_id: str, markers: list[dict[str, Any]]) -> None
 def forget(key: str) -> None:
     """The feed's topic was deleted: the match starts afresh when it is streamed again."""
     raw_key = key.encode()
-    if matches.get(raw_key) is not None:
-        del matches[raw_key]
+    value = matches.get(raw_key)
+    if value is None:
+        return
+    for kind in (TIMELINE, POINTS):
+        if not isinstance(value[kind], list):
+            match_rows.clear(list_rows_key(key, kind), value[kind])
+    del matches[raw_key]

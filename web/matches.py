@@ -52,7 +52,7 @@ def answered_by_owner(handler: MatchHandler) -> MatchHandler:
 
 
 def local_match(match_id: str) -> dict[str, Any]:
-    """The match's table value on this worker (its owner): state, timeline, probabilities; 404 if unknown."""
+    """The match's table value on this worker (its owner); 404 if unknown."""
     value = matches.get_match(match_id)
     if value is None:
         raise not_found("match", f"no events for match {match_id} (device {EVENTS_DEVICE}, run {match_id})")
@@ -63,7 +63,7 @@ def live_view(match_id: str, with_points: bool) -> dict[str, Any]:
     value = local_match(match_id)
     body = summary(value["state"])
     if with_points:
-        body["points"] = value["probabilities"]
+        body["points"] = matches.match_list(match_id, value, matches.POINTS)
     return body
 
 
@@ -102,7 +102,7 @@ class MatchTimeline(View):
     @answered_by_owner
     async def get(self, request: Request, match_id: str) -> Response:
         last = query_int(request, "last", MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
-        entries = local_match(match_id)["timeline"]
+        entries = matches.match_list(match_id, local_match(match_id), matches.TIMELINE)
         return json_response({"match_id": match_id, "timeline": entries[-last:]})
 
 

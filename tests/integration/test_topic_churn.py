@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+import aiohttp
 import pytest
 
 from tests.integration.conftest import register, unique, wait_for
@@ -68,6 +69,16 @@ class BackgroundRuns:
         self.stop.set()
         await self.task
         return self.acked
+
+
+async def keep_asking(http, worker, device: str, run: str) -> None:
+    """Ask a worker about the run all the time (a dashboard open on it): from the moment it starts,
+    through its recovery, until cancelled."""
+    while True:
+        try:
+            await readings_of(http, worker, device, run)
+        except aiohttp.ClientError:                  # not listening yet
+            await asyncio.sleep(0.05)
 
 
 def lines_about(worker, run: str, most: int = 80) -> str:
@@ -135,6 +146,7 @@ async def test_a_worker_down_while_a_run_was_deleted_and_streamed_again_agrees_w
     async with http.post(f"{a.url}/ingest/{device}/{run}", json=again) as r:
         assert r.status == 200, await r.text()
     b.start()
+    asking = asyncio.create_task(keep_asking(http, b, device, run))    # queries during b's recovery, too
     try:
         await wait_for(lambda: counted_everywhere(http, (a, b), device, [run], READINGS_PER_RUN), timeout=120,
                        interval=0.5, what="the run streamed again counted afresh on both workers")
@@ -143,6 +155,8 @@ async def test_a_worker_down_while_a_run_was_deleted_and_streamed_again_agrees_w
         raise AssertionError(f"{exc}; differing (port:run → readings): {answers}\n"
                              + "\n".join(f"--- worker on {w.port}, its lines about the run:\n{lines_about(w, run)}"
                                          for w in (a, b))) from exc
+    finally:
+        asking.cancel()
     for w in (a, b):
         async with http.get(f"{w.url}/runs/{device}/{run}") as r:
             assert (await r.json())["first_t"] == again[0]["timestamp"]

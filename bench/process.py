@@ -279,18 +279,28 @@ async def query_loads(url: str, device: str, run: str, seconds: float
     return loads + ([("wrk, 50 connections", from_c)] if from_c else []), lag
 
 
-async def match_streaming(url: str, match_id: str, simulator: subprocess.Popen, timeout: float = 120) -> None:
-    """Wait until the simulated match is being played in the worker (its clock has moved)."""
-    deadline = time.monotonic() + timeout
+MATCH_RUNS = 24           # 22 players, the event feed and the pitch-side weather: each a run topic of its own
+
+
+async def match_streaming(url: str, match_id: str, simulator: subprocess.Popen, timeout: float = 120) -> float:
+    """Wait until the simulated match is being played in the worker (its clock has moved) and every
+    one of its runs has readings applied: each new run topic is a rebalance, and the figures are of
+    the match streaming, not of its start. Returns how long that took, in seconds."""
+    started = time.monotonic()
     async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
+        while time.monotonic() < started + timeout:
             if simulator.poll() is not None:
                 raise RuntimeError(f"the match simulator exited ({simulator.returncode}) before the match started")
             async with http.get(f"{url}/matches/{match_id}") as r:
-                if r.status == 200 and ((await r.json()).get("minute") or 0) > 0:
-                    return
+                playing = r.status == 200 and ((await r.json()).get("minute") or 0) > 0
+            async with http.get(f"{url}/runs") as r:
+                runs = [run for run in (await r.json())["runs"]
+                        if (run["run_id"] == match_id or run["run_id"].startswith(f"{match_id}_t")) and run["readings"]]
+            if playing and len(runs) >= MATCH_RUNS:
+                return time.monotonic() - started
             await asyncio.sleep(0.5)
-    raise RuntimeError(f"match {match_id} was not playing in the worker after {timeout:.0f} s")
+    raise RuntimeError(f"match {match_id} was not streaming into the worker with all its {MATCH_RUNS} runs "
+                       f"after {timeout:.0f} s")
 
 
 def wrk_latency(url: str, path: str, connections: int, seconds: float) -> tuple[float, float, int] | None:
@@ -360,7 +370,7 @@ async def main() -> None:
             match_id = f"m{uuid.uuid4().hex[:6]}"
             match = simulate(live.url, folder, match_id, 1.0, 4 * args.seconds, extras=True)
             try:
-                await match_streaming(live.url, match_id, match)
+                match_start_s = await match_streaming(live.url, match_id, match)
                 streaming = await query_loads(live.url, device, runs[0], args.seconds)
             finally:
                 match.terminate()
@@ -389,6 +399,8 @@ async def main() -> None:
             print(f"{'query p50 / p99, ' + label + during + ' (' + str(n) + ')':58} {p50:6.1f} / {p99:5.1f} ms")
         print(f"{'event-loop lag p99 (bucket bound) over those' + during:58} {'<= ' + format(lag, 'g'):>14} ms")
     print(f"{'a new run: first ingest -> visible in /get-speed (rebalance)':58} {fresh.new_run_ms:11,.0f} ms")
+    print(f"{'a match started -> all its ' + str(MATCH_RUNS) + ' runs streaming in the worker':58} "
+          f"{match_start_s * 1000:11,.0f} ms")
     print(f"(records of {RECORD_READINGS} readings; 'from its start' includes start-up and run discovery)")
     if profile is not None:
         print("\nwhere one worker's time goes in steady state (py-spy, the last pass):")

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 from faust.types import EventT
 
@@ -20,6 +20,8 @@ from agents import matches, run_rows, run_state, segments
 from agents.acks import changelog_ebbed, flushed_acks
 from agents.discovery import subscription
 from agents.owned import list_rows_key, owned, run_alerts, run_segment_rows, run_windows
+from agents.run_changes import run_changes
+from agents.run_records import Record, joinable, joined, written_before_deletion
 from agents.statuses import run_statuses
 from agents.watchdog import skipped
 from agents.topics import alerts_topic, control_topic, outputs_topic
@@ -44,30 +46,10 @@ async def load_owned_runs(app_, **kwargs) -> None:
     """The tables now hold the recovered runs of the new assignment (Faust sends this once recovery
     has applied the changelogs): cache them all, so the watchdog's look at every run each second
     stops reaching RocksDB (`OwnedRuns.known`). Sent before `app.rebalancing` is cleared, which
-    Faust sometimes leaves set (see `watch_runs`)."""
+    Faust sometimes leaves set (see `agents/silence.py: watch_runs`)."""
     owned.load_all()
 
 
-class RunChanges:
-    """Wakes live views when a run this worker owns changes, so they push instead of polling."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
-
-    def notify(self, key: str) -> None:
-        event = self._events.pop(key, None)
-        if event is not None:
-            event.set()
-
-    async def wait(self, key: str, timeout: float) -> None:
-        event = self._events.setdefault(key, asyncio.Event())
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
-
-
-run_changes = RunChanges()
 
 
 SUMMARY_EVERY_S = 2.0
@@ -81,48 +63,6 @@ def summary_due(key: str) -> bool:
         return False
     _summarized_at[key] = now
     return True
-
-
-class Record(NamedTuple):
-    """One record as the agent applies it: from Faust's stream, or read back from Kafka (`fill_gap`)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: float          # when the producer wrote it, epoch seconds
-    key: str
-    value: dict[str, Any]
-    last: int | None = None   # several readings records joined (`joined`): the offset of the last one
-
-    @property
-    def through(self) -> int:
-        """The offset of the last record this one holds."""
-        return self.offset if self.last is None else self.last
-
-
-# Read-back records are applied joined, up to this many readings at once: a run the watchdog found
-# behind is behind because each record costs the agent ~0.3 ms whatever its size, and the records of a
-# WebSocket stream hold one or two readings (a 10x match: 860k readings in 476k records).
-MAX_JOINED_READINGS = 500
-
-
-def joinable(a: Record, b: Record) -> bool:
-    """Whether `b` follows `a` in its partition as more readings of the same run, to apply as one burst
-    (the run state is the same as applying them one by one, but for the order of readings whose times
-    overlap across the two, which a burst sorts)."""
-    return (b.offset == a.through + 1 and all(r.value.get("type", "readings") == "readings" for r in (a, b))
-            and a.value.get("time_field") == b.value.get("time_field")
-            and a.value.get("since") == b.value.get("since") and not matches.is_match_feed(a.key)
-            and len(a.value["readings"]) + len(b.value["readings"]) <= MAX_JOINED_READINGS)
-
-
-def joined(a: Record, b: Record) -> Record:
-    return a._replace(value={**b.value, "readings": a.value["readings"] + b.value["readings"]}, last=b.through)
-
-
-def written_before_deletion(state: dict[str, Any] | None, record: Record) -> bool:
-    """A record of the run's deleted topic, still in flight (see `delete_runs`): dropped."""
-    return state is not None and record.timestamp < state["since"]
 
 
 async def handle(event: EventT) -> None:
@@ -378,29 +318,6 @@ async def process_runs(stream) -> None:
     async for event in flushed_acks.follow(stream).events():
         await handle(event)
         await flushed_acks.processed(event)
-
-
-# ------------------------------------------------------------------ silence and stalls
-
-@app.timer(interval=1.0)
-async def watch_runs() -> None:
-    """Runs that went quiet get their windows closed and a data-delay alert, through the control topic
-    (tables are written only from the stream, in the partition of the record being processed); runs
-    whose records Faust dropped are re-read. Checks the in-memory states; after a rebalance it first
-    loads the runs recovered from changelogs, if `load_owned_runs` has not."""
-    now = time.time()
-    if owned.stale and not app.rebalancing and not app.tables.recovery.in_recovery:
-        owned.load_all()
-    # Not gated on app.rebalancing: Faust sometimes leaves that flag set after a rebalance ends,
-    # and a seek of a partition being revoked is skipped safely (sports_prophet/faust_fixes.py).
-    if not app.tables.recovery.in_recovery:
-        await skipped.watch()
-    for key, state in list(owned.states.items()):
-        if state["status"] != "active" or not state["last_received_at"] or skipped.is_behind(key):
-            continue                 # (a run Kafka has records for is not silent: they are read back first)
-        quiet = now - state["last_received_at"]
-        if (quiet >= settings.silence_seconds and not state["silent"]) or quiet >= settings.finish_after_seconds:
-            await control_topic.send(key=key.encode(), value={"type": "silence", "checked_at": now})
 
 
 async def send_control(device_id: str, run_id: str, message: dict[str, Any]) -> None:

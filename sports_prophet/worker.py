@@ -7,6 +7,7 @@ attaches its agents, tables, tasks or views; only this module imports the compon
 from __future__ import annotations
 
 import agents.runs  # noqa: F401
+import agents.silence  # noqa: F401
 import agents.sink  # noqa: F401
 import agents.webhooks  # noqa: F401
 import web.dashboard  # noqa: F401

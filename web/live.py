@@ -21,7 +21,8 @@ from marshmallow import ValidationError
 from agents import run_rows, run_state
 from agents.discovery import subscription
 from agents.owned import get_run, is_live, run_alerts, run_windows, runs
-from agents.runs import run_changes, send_control
+from agents.run_changes import run_changes
+from agents.runs import send_control
 from agents.stats import AGG_CHOICES, RunStats
 from cql.registry import Device
 from models.device import measurement_fields

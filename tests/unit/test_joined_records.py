@@ -4,7 +4,7 @@ them one by one gives, and only runs of consecutive readings records of one run 
 from __future__ import annotations
 
 from agents import run_rows, run_state
-from agents.runs import MAX_JOINED_READINGS, Record, joinable, joined
+from agents.run_records import MAX_JOINED_READINGS, Record, joinable, joined
 
 T0 = 1_767_225_600.0
 

@@ -33,7 +33,9 @@ MAX_JOINED_READINGS = 500
 def joinable(a: Record, b: Record) -> bool:
     """Whether `b` follows `a` in its partition as more readings of the same run, to apply as one burst
     (the run state is the same as applying them one by one, but for the order of readings whose times
-    overlap across the two, which a burst sorts)."""
+    overlap across the two, which a burst sorts, and the forecasts issued at window closes: one per
+    record that closes any. `fill_gap` does not join the records of a run with configured forecasts;
+    a positional run's distance forecast is issued less often from joined records)."""
     return (b.offset == a.through + 1 and all(r.value.get("type", "readings") == "readings" for r in (a, b))
             and a.value.get("time_field") == b.value.get("time_field")
             and a.value.get("since") == b.value.get("since") and not matches.is_match_feed(a.key)

@@ -6,7 +6,7 @@ import asyncio
 
 
 class RunChanges:
-    """Wakes live views when a run this worker owns changes, so they push instead of polling."""
+    """One event per run a view waits on: `notify` sets it and drops it, so the next wait gets a new one."""
 
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}

@@ -50,8 +50,6 @@ async def load_owned_runs(app_, **kwargs) -> None:
     owned.load_all()
 
 
-
-
 SUMMARY_EVERY_S = 2.0
 _summarized_at: dict[str, float] = {}
 
